@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from apiserver.discovery import AGGREGATED_CONTENT_TYPE, aggregated_discovery, group_versions
+from apiserver.discovery import group_versions
 from apiserver.openapi import group_version_path, openapi_v3_document, openapi_v3_hash, openapi_v3_index
+from kubectl_harness import Harness, kubectl_harness
 from machinery.resources import RESOURCES, Resource
 
 PATHS = [group_version_path(g, v) for g, v in group_versions()]
@@ -215,97 +212,42 @@ def test_operations_follow_verbs_and_scope() -> None:
         ("name", "path", True), ("namespace", "path", True), ("pretty", "query", None)]
 
 
-class _FakeServer(BaseHTTPRequestHandler):
-    """Discovery and OpenAPI only, recording writes, enough for kubectl's client side."""
-
-    writes: list[tuple[str, str, dict[str, Any]]] = []
-    existing: dict[str, Any] | None = None
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-    def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        path = self.path.partition("?")[0]
-        routes: dict[str, tuple[Any, str]] = {
-            "/version": ({"major": "1", "minor": "32", "gitVersion": "v1.32.4"}, "application/json"),
-            "/api": (aggregated_discovery(True), AGGREGATED_CONTENT_TYPE),
-            "/apis": (aggregated_discovery(False), AGGREGATED_CONTENT_TYPE),
-            "/openapi/v3": (openapi_v3_index(), "application/json"),
-        }
-        if path in routes:
-            return self._send(200, *routes[path])
-        if path.startswith("/openapi/v3/") and (doc := openapi_v3_document(path)) is not None:
-            return self._send(200, doc)
-        if path.endswith("/deployments/web") and self.existing is not None:
-            return self._send(200, self.existing)
-        self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
-                         "code": 404, "message": "not found"})
-
-    def _write(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-        self.writes.append((self.command, self.path, body))
-        self._send(403, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
-                         "code": 403, "message": "recorded"})
-
-    do_POST = do_PATCH = do_PUT = _write
-
-
 @pytest.fixture
-def kubectl(tmp_path: Path) -> Iterator[Any]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeServer)
-    _FakeServer.writes, _FakeServer.existing = [], None
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    env = {**os.environ, "KUBECONFIG": str(tmp_path / "none")}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["kubectl", f"--server=http://127.0.0.1:{server.server_address[1]}",
-             f"--cache-dir={tmp_path / 'cache'}", *args],
-            capture_output=True, text=True, env=env, timeout=60)
-
-    yield run
-    server.shutdown()
-    server.server_close()
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    with kubectl_harness(tmp_path) as running:
+        yield running
 
 
 @pytest.mark.compat
-def test_kubectl_explain_reads_the_documents(kubectl: Any) -> None:
-    result = kubectl("explain", "deployment.spec")
+def test_kubectl_explain_reads_the_documents(harness: Harness) -> None:
+    result = harness.kubectl("explain", "deployment.spec")
     assert result.returncode == 0, result.stderr
     assert "KIND:       Deployment" in result.stdout and "FIELD: spec <DeploymentSpec>" in result.stdout
     assert "selector\t<LabelSelector> -required-" in result.stdout
-    pods = kubectl("explain", "po.spec.containers.ports")
+    pods = harness.kubectl("explain", "po.spec.containers.ports")
     assert pods.returncode == 0 and "containerPort\t<integer> -required-" in pods.stdout
 
 
 @pytest.mark.compat
-def test_kubectl_apply_uses_server_side_validation_and_v3_patches(kubectl: Any, tmp_path: Path) -> None:
+def test_kubectl_apply_uses_server_side_validation_and_v3_patches(harness: Harness, tmp_path: Path) -> None:
     manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
                 "spec": {"selector": {"matchLabels": {"app": "web"}},
                          "template": {"metadata": {"labels": {"app": "web"}},
                                       "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
     (tmp_path / "web.json").write_text(json.dumps(manifest))
-    kubectl("apply", "-f", str(tmp_path / "web.json"))
-    method, url, _ = _FakeServer.writes[0]
+    harness.kubectl("apply", "-f", str(tmp_path / "web.json"))
+    method, url, _ = harness.writes[0]
     assert method == "POST" and "fieldValidation=Strict" in url
 
     previous = json.loads(json.dumps(manifest))
     previous["spec"]["template"]["spec"]["containers"].append({"name": "old", "image": "busybox"})
-    _FakeServer.existing = {**previous, "metadata": {
+    existing = {**previous, "metadata": {
         "name": "web", "namespace": "default", "resourceVersion": "5", "uid": "u",
         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(previous)}}}
-    _FakeServer.writes.clear()
-    kubectl("apply", "-f", str(tmp_path / "web.json"))
-    method, url, body = _FakeServer.writes[0]
+    harness.on_get = lambda path, query: (existing, "application/json") if path.endswith("/web") else None
+    harness.writes.clear()
+    harness.kubectl("apply", "-f", str(tmp_path / "web.json"))
+    method, url, body = harness.writes[0]
     assert method == "PATCH" and "fieldValidation=Strict" in url
     pod_spec = body["spec"]["template"]["spec"]
     assert pod_spec["$setElementOrder/containers"] == [{"name": "web"}]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from apiserver.tables import TABLE_CONTENT_TYPE, printer_for, to_table
 from apiserver.tables.format import format_selector, human_duration
+from kubectl_harness import kubectl_harness
 from machinery.errors import BadRequest
 from machinery.resources import RESOURCES, lookup
 
@@ -435,3 +437,31 @@ def test_default_now_is_current_time() -> None:
     assert pods is not None
     age = to_table(pods, [pod])["rows"][0]["cells"][4]
     assert age in ("0s", "1s", "2s")
+
+
+@pytest.mark.compat
+def test_kubectl_prints_the_tables(tmp_path: Path) -> None:
+    now = datetime.now(timezone.utc)
+    pod = _pod(containerStatuses=[_container_status("web", {"running": {}}, ready=True)])
+    pod["metadata"]["creationTimestamp"] = (now - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pod["spec"]["containers"] = pod["spec"]["containers"][:1]
+    node = _node()
+    node["metadata"]["creationTimestamp"] = (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    listed = {"/api/v1/namespaces/default/pods": ("pods", [pod]), "/api/v1/nodes": ("nodes", [node])}
+
+    def on_get(path: str, query: str) -> tuple[Any, str] | None:
+        if path not in listed:
+            return None
+        resource, objects = listed[path]
+        return to_table(lookup(resource), objects, list_meta={"resourceVersion": "9"}), TABLE_CONTENT_TYPE  # type: ignore[arg-type]
+
+    with kubectl_harness(tmp_path) as harness:
+        harness.on_get = on_get
+        pods = harness.kubectl("get", "pods", "-o", "wide")
+        nodes = harness.kubectl("get", "nodes")
+    assert pods.returncode == 0, pods.stderr
+    assert pods.stdout.split("\n")[0].split() == [
+        "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"]
+    assert pods.stdout.split("\n")[1].split() == [
+        "web-0", "1/1", "Running", "0", "3h", "10.244.0.7", "node-1", "<none>", "<none>"]
+    assert nodes.stdout.split("\n")[1].split() == ["cp-1", "Ready", "control-plane", "3d", "v1.32.4"]
