@@ -266,7 +266,7 @@ async def _watch(server: "ApiServer", request: Request, t: Target, predicate: An
                     if bookmarks:
                         yield orjson.dumps({"type": "BOOKMARK", "object": {
                             "kind": r.kind, "apiVersion": r.api_version,
-                            "metadata": {"resourceVersion": str(cache.revision)}}}) + b"\n"
+                            "metadata": {"resourceVersion": str(max(cache.revision, since or 0))}}}) + b"\n"
                     continue
                 task, pending = pending, None
                 try:

@@ -8,9 +8,11 @@ and FastAPI's per-route validation would only add cost to every request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import platform
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -132,10 +134,18 @@ class ApiServer:
             except errors.ApiError as exc:
                 log.warning("compaction failed: %s", exc.message)
 
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
     # -- routes ----------------------------------------------------------------
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=self._lifespan)
         app.router.add_route("/version", self._version, ["GET"])
         app.router.add_route("/version/", self._version, ["GET"])
         for path in ("/healthz", "/livez"):
@@ -156,8 +166,6 @@ class ApiServer:
         app.add_exception_handler(errors.ApiError, self._api_error)  # type: ignore[arg-type]
         app.add_exception_handler(HTTPException, self._http_error)  # type: ignore[arg-type]
         app.add_exception_handler(Exception, self._crash)
-        app.add_event_handler("startup", self.start)
-        app.add_event_handler("shutdown", self.stop)
         return app
 
     async def _api_error(self, request: Request, exc: errors.ApiError) -> Response:
