@@ -11,6 +11,7 @@ that older clients and the fallback path read group by group.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -151,15 +152,7 @@ def aggregated_discovery(core: bool) -> dict[str, Any]:
     format apart from legacy ``APIVersions`` only by that exact media type.
     The result is a fresh copy the caller may modify.
     """
-    return _copy(_aggregated(core))
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+    return copy.deepcopy(_aggregated(core))
 
 
 # -- legacy (meta/v1 APIVersions, APIGroupList, APIGroup, APIResourceList) ---

@@ -70,6 +70,7 @@ def to_table(
     list_meta: dict[str, Any] | None = None,
     include_object: str = "Metadata",
     now: datetime | None = None,
+    headers: bool = True,
 ) -> dict[str, Any]:
     """Render objects of one resource as a Table.
 
@@ -77,6 +78,8 @@ def to_table(
     ``remainingItemCount``), carried over so ``kubectl get -w`` and paging
     work on Tables as on lists. ``include_object`` is the ``includeObject``
     query parameter; anything else is a 400, as Kubernetes answers.
+    ``headers=False`` leaves out the column definitions, as Kubernetes does
+    for every watch event after the first (kubectl reuses the last ones).
     """
     if include_object not in INCLUDE_OBJECT_POLICIES:
         raise BadRequest(
@@ -103,6 +106,6 @@ def to_table(
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
-        "columnDefinitions": [column.to_dict() for column in printer.columns],
+        "columnDefinitions": [column.to_dict() for column in printer.columns] if headers else [],
         "rows": rows,
     }

@@ -102,7 +102,7 @@ def _daemon_set(obj: dict[str, Any], now: datetime) -> list[Cell]:
 def _job_condition(job: dict[str, Any], kind: str) -> bool:
     for condition in dig(job, "status", "conditions", default=[]):
         if condition.get("type") == kind:
-            return condition.get("status") == "True"
+            return bool(condition.get("status") == "True")
     return False
 
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from apiserver.discovery import group_versions
 from apiserver.openapi import group_version_path, openapi_v3_document, openapi_v3_hash, openapi_v3_index
-from kubectl_harness import Harness, kubectl_harness
+from tests.apiserver.kubectl_harness import Harness, kubectl_harness
 from machinery.resources import RESOURCES, Resource
 
 PATHS = [group_version_path(g, v) for g, v in group_versions()]
@@ -131,7 +131,7 @@ def test_a_deployment_validates_against_its_component_schema() -> None:
     apps = openapi_v3_document("apis/apps/v1")
     assert apps is not None
     root = {"components": apps["components"], "$ref": "#/components/schemas/io.k8s.api.apps.v1.Deployment"}
-    deployment = {
+    deployment: dict[str, Any] = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
                  "template": {"metadata": {"labels": {"app": "web"}},

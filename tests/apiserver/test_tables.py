@@ -10,7 +10,7 @@ import pytest
 
 from apiserver.tables import TABLE_CONTENT_TYPE, printer_for, to_table
 from apiserver.tables.format import format_selector, human_duration
-from kubectl_harness import kubectl_harness
+from tests.apiserver.kubectl_harness import kubectl_harness
 from machinery.errors import BadRequest
 from machinery.resources import RESOURCES, lookup
 
@@ -306,7 +306,7 @@ def test_replicaset_statefulset_daemonset_rows() -> None:
 
 
 def test_job_and_cronjob_rows() -> None:
-    job = {"metadata": {"name": "pi", "creationTimestamp": ago(minutes=2)},
+    job: dict[str, Any] = {"metadata": {"name": "pi", "creationTimestamp": ago(minutes=2)},
            "spec": {"completions": 1, "parallelism": 1, "selector": {"matchLabels": {"job-name": "pi"}},
                     "template": {"spec": {"containers": [{"name": "pi", "image": "perl"}]}}},
            "status": {"succeeded": 1, "startTime": ago(minutes=2), "completionTime": ago(seconds=80),
@@ -393,7 +393,7 @@ def test_controller_revision_and_lease_rows() -> None:
     assert list(row("leases", lease).values()) == ["node-1", "node-1", "60s"]
 
 
-_JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float)}
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "boolean": bool, "number": (int, float)}
 
 
 @pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.qualified)
@@ -427,6 +427,8 @@ def test_table_envelope_and_include_object() -> None:
     with pytest.raises(BadRequest):
         to_table(pods, [pod], include_object="Everything")
     assert to_table(pods, [], now=NOW)["rows"] == []
+    watch_event = to_table(pods, [pod], headers=False, now=NOW)
+    assert watch_event["columnDefinitions"] == [] and len(watch_event["rows"][0]["cells"]) == 9
     assert TABLE_CONTENT_TYPE == "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
