@@ -103,7 +103,7 @@ def tracked_view(obj: Any, scope: str) -> dict[str, Any]:
     meta = view.get("metadata")
     if isinstance(meta, dict):
         kept = {k: v for k, v in meta.items() if k not in _META_IGNORED}
-        if kept or not meta:
+        if kept:
             view["metadata"] = kept
         else:
             del view["metadata"]

@@ -32,9 +32,12 @@ def apply_json_patch(obj: dict, patch: object) -> dict:
     if len(patch) > MAX_OPERATIONS:
         raise RequestEntityTooLarge(
             f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(patch)}")
-    doc: Any = deep_copy(obj)
-    for op in patch:
-        doc = _apply_one(doc, op)
+    try:
+        doc: Any = deep_copy(obj)
+        for op in patch:
+            doc = _apply_one(doc, op)
+    except RecursionError:
+        raise BadRequest("JSON patch document is nested too deeply") from None
     if not isinstance(doc, dict):
         raise Invalid("the patched document is not a JSON object")
     return doc

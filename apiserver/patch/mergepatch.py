@@ -20,7 +20,10 @@ def apply_merge_patch(obj: dict, patch: object) -> dict:
     """Merge ``patch`` into a copy of ``obj``; the patch must be a JSON object."""
     if not isinstance(patch, dict):
         raise BadRequest("invalid JSON Patch: a merge patch must be a JSON object")
-    result = merge_patch_value(obj, patch)
+    try:
+        result = merge_patch_value(obj, patch)
+    except RecursionError:
+        raise BadRequest("merge patch is nested too deeply") from None
     if not isinstance(result, dict):
         raise BadRequest("invalid JSON document: the patched document is not an object")
     return result
