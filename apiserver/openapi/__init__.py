@@ -18,7 +18,7 @@ import orjson
 
 from apiserver import schema
 from apiserver.discovery import group_versions, subresource
-from apiserver.openapi.components import components
+from apiserver.openapi.components import component_schemas
 from apiserver.openapi.paths import META, group_version_root, resource_paths
 from machinery.resources import RESOURCES
 
@@ -69,7 +69,7 @@ def _document(path: str) -> tuple[dict[str, Any], str]:
         "info": {"title": "Kubernetes", "version": "unversioned"},
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": components(_roots(group, version)),
+            "schemas": component_schemas(_roots(group, version)),
             "securitySchemes": {
                 "BearerToken": {
                     "type": "apiKey",

@@ -17,7 +17,7 @@ from typing import Any
 
 from apiserver import schema
 
-__all__ = ["SCHEMA_PREFIX", "schema_ref", "convert", "reachable", "components"]
+__all__ = ["SCHEMA_PREFIX", "schema_ref", "convert", "reachable", "component_schemas"]
 
 SCHEMA_PREFIX = "#/components/schemas/"
 _SCALARS: dict[str, dict[str, Any]] = {
@@ -114,6 +114,6 @@ def reachable(roots: Iterable[str]) -> list[str]:
     return sorted(seen)
 
 
-def components(roots: Iterable[str]) -> dict[str, dict[str, Any]]:
+def component_schemas(roots: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``components.schemas``: the closure of ``roots`` in OpenAPI 3.0 form."""
     return {name: _definition(name) for name in reachable(roots)}

@@ -146,3 +146,9 @@ def test_documents_decode_with_the_strict_python_client() -> None:
     for gv in group_versions():
         parsed = models.V1APIResourceList.from_dict(api_resource_list(*gv))
         assert parsed is not None and parsed.resources
+
+
+def test_exported_members_exist() -> None:
+    import apiserver.discovery as module
+
+    assert all(hasattr(module, name) for name in module.__all__)

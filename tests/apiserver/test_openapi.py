@@ -252,3 +252,11 @@ def test_kubectl_apply_uses_server_side_validation_and_v3_patches(harness: Harne
     pod_spec = body["spec"]["template"]["spec"]
     assert pod_spec["$setElementOrder/containers"] == [{"name": "web"}]
     assert {"$patch": "delete", "name": "old"} in pod_spec["containers"]
+
+
+def test_exported_members_exist() -> None:
+    import apiserver.openapi as package
+    from apiserver.openapi import components, paths
+
+    for module in (package, components, paths):
+        assert all(hasattr(module, name) for name in module.__all__), module.__name__

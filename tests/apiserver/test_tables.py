@@ -467,3 +467,11 @@ def test_kubectl_prints_the_tables(tmp_path: Path) -> None:
     assert pods.stdout.split("\n")[1].split() == [
         "web-0", "1/1", "Running", "0", "3h", "10.244.0.7", "node-1", "<none>", "<none>"]
     assert nodes.stdout.split("\n")[1].split() == ["cp-1", "Ready", "control-plane", "3d", "v1.32.4"]
+
+
+def test_exported_members_exist() -> None:
+    import apiserver.tables as package
+    from apiserver.tables import columns, core, format, network, pods, storage, workloads
+
+    for module in (package, columns, core, format, network, pods, storage, workloads):
+        assert all(hasattr(module, name) for name in module.__all__), module.__name__
