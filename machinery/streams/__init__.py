@@ -4,6 +4,9 @@ The kubelet serves them (``serve_exec``, ``serve_portforward``), the API
 server relays them frame for frame, and the CLI speaks their client side
 (``exec_client``, ``portforward_client``). Sessions run over a ``Transport``,
 so the same code sits behind a Starlette WebSocket or a ``websockets`` one.
+
+Serving port-forward needs ``uvicorn.Config(..., ws=KubeWebSocketProtocol)``:
+uvicorn's default refuses kubectl's ``SPDY/3.1+portforward.k8s.io`` offer.
 """
 
 from machinery.streams.channels import negotiate_exec_protocol
@@ -16,6 +19,7 @@ from machinery.streams.process import LocalProcess
 from machinery.streams.transport import (
     StarletteTransport, Transport, TransportClosed, WebSocketsTransport,
 )
+from machinery.streams.websocket import KubeWebSocketProtocol, connect_websocket
 
 __all__ = [
     "Transport", "TransportClosed", "StarletteTransport", "WebSocketsTransport",
@@ -23,4 +27,5 @@ __all__ = [
     "ExecProcess", "ExecOptions", "LocalProcess", "serve_exec", "report_exec_error",
     "serve_portforward", "parse_ports",
     "exec_client", "portforward_client", "websocket_url",
+    "KubeWebSocketProtocol", "connect_websocket",
 ]

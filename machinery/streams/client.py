@@ -24,15 +24,15 @@ from collections.abc import Callable
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
-from websockets.typing import Subprotocol
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from machinery.errors import ApiError, from_status
+from machinery.errors import ApiError
 from machinery.streams.channels import (
     CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT, V4_PROTOCOL, V5_PROTOCOL,
     encode_frame, exit_code_from_status,
 )
+from machinery.streams.websocket import connect_websocket
 
 __all__ = ["exec_client", "portforward_client", "websocket_url"]
 
@@ -47,25 +47,6 @@ def websocket_url(url: str, **query: str) -> str:
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
     pairs = parse_qsl(parts.query, keep_blank_values=True) + list(query.items())
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(pairs), parts.fragment))
-
-
-async def _open(
-    url: str, headers: dict[str, str], protocols: list[str], ssl: ssl_module.SSLContext | None,
-) -> ClientConnection:
-    """Open the WebSocket; a refused upgrade is raised as the server's Status error."""
-    try:
-        return await connect(
-            url, additional_headers=headers, subprotocols=[Subprotocol(p) for p in protocols],
-            max_size=None, compression=None, ssl=ssl,
-        )
-    except InvalidStatus as exc:
-        response = exc.response
-        body = bytes(response.body or b"")
-        try:
-            status: Any = json.loads(body)
-        except ValueError:
-            status = None
-        raise from_status(status, response.status_code, body.decode(errors="replace")) from exc
 
 
 def _read_into(stream: IO[bytes], loop: asyncio.AbstractEventLoop,
@@ -138,7 +119,7 @@ async def exec_client(
     stdin_stream = stdin_stream or sys.stdin.buffer
     stdout_stream = stdout_stream or sys.stdout.buffer
     stderr_stream = stderr_stream or sys.stderr.buffer
-    conn = await _open(websocket_url(url), headers, [V5_PROTOCOL, V4_PROTOCOL], ssl)
+    conn = await connect_websocket(websocket_url(url), headers, [V5_PROTOCOL, V4_PROTOCOL], ssl=ssl)
     protocol = conn.subprotocol or ""
     loop = asyncio.get_running_loop()
     tasks: list[asyncio.Task[None]] = []
@@ -262,7 +243,7 @@ async def _forward_connection(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ssl: ssl_module.SSLContext | None,
 ) -> None:
     try:
-        conn = await _open(url, headers, [V4_PROTOCOL], ssl)
+        conn = await connect_websocket(url, headers, [V4_PROTOCOL], ssl=ssl)
     except (ApiError, OSError, asyncio.TimeoutError) as exc:
         log.error("error forwarding port %d: %s", remote, exc)
         writer.close()

@@ -28,7 +28,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from machinery.streams import (
-    ExecOptions, LocalProcess, StarletteTransport, negotiate_exec_protocol,
+    ExecOptions, KubeWebSocketProtocol, LocalProcess, StarletteTransport, negotiate_exec_protocol,
     negotiate_portforward_protocol, parse_ports, report_exec_error, serve_exec, serve_portforward,
 )
 
@@ -175,7 +175,7 @@ class FakeApiServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(build_app(self.requests), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="off")
+                                log_level="warning", lifespan="off", ws=KubeWebSocketProtocol)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-apiserver", daemon=True)
 
