@@ -27,6 +27,9 @@ __all__ = ["server_side_apply", "update_managed_fields", "BEFORE_FIRST_APPLY"]
 # Owner of everything an object held before its first apply, so an applier
 # cannot silently claim fields nobody recorded.
 BEFORE_FIRST_APPLY = "before-first-apply"
+# Every configuration names the object, so metadata always has an owner while
+# applying, even though ownership of the name itself is never recorded.
+_ALWAYS_OWNED: FieldSet = {("f:metadata",)}
 
 
 def server_side_apply(live: dict | None, applied: dict, *, manager: str, force: bool,
@@ -120,7 +123,7 @@ def _apply(live: dict | None, applied: Any, manager: str, force: bool, shape: Sh
     merged = _merge(base, applied, shape)
     previous = find_entry(entries, manager, APPLY, version)
     if previous is not None and previous.fields:
-        keep = set(claimed)
+        keep = claimed | _ALWAYS_OWNED
         for entry in entries:
             if entry is not previous:
                 keep |= entry.fields
