@@ -1,0 +1,370 @@
+"""Process scaffolding shared by every k8py component.
+
+Each component (apiserver, scheduler, controller manager, kubelet,
+kube-proxy, DNS, ingress) is its own process and must behave like the
+Kubernetes one it stands for when an operator or a container runtime drives
+it: flags that fall back to environment variables (compose files set
+``K8PY_*``), klog-style or JSON logs with one line per record, health and
+readiness endpoints plus Prometheus metrics on a small side port, and a
+clean exit on SIGTERM so ``docker stop`` never has to SIGKILL. Putting this
+in one place keeps the seven ``main()`` functions to wiring only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+
+__all__ = [
+    "flag",
+    "add_common_flags",
+    "setup_logging",
+    "Health",
+    "serve_health",
+    "run",
+]
+
+# --- flags ------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def flag(parser: argparse.ArgumentParser, name: str, *, env: str, default: object = None,
+         type: Callable[[str], Any] = str, help: str, **kw: Any) -> None:
+    """Declare ``--name``; when ``env`` is set, its value becomes the default.
+
+    A command-line value still wins over the environment, which wins over
+    ``default``. ``type=bool`` makes a ``--name/--no-name`` pair and reads the
+    variable as 1/true/yes/on or 0/false/no/off. A malformed variable stops
+    the program with a usage error naming the variable.
+    """
+    option = name if name.startswith("-") else f"--{name}"
+    raw = os.environ.get(env)
+    is_bool = type is bool
+    convert: Callable[[str], Any] = _parse_bool if is_bool else type
+    if raw is not None:
+        try:
+            default = convert(raw)
+        except (ValueError, TypeError) as exc:
+            parser.error(f"invalid value for ${env}: {exc}")
+        kw["required"] = False
+    shown = f"env: {env}" + ("" if default is None else "; default: %(default)s")
+    if is_bool:
+        kw.setdefault("action", argparse.BooleanOptionalAction)
+        parser.add_argument(option, default=bool(default), help=f"{help} ({shown})", **kw)
+    else:
+        parser.add_argument(option, default=default, type=type, help=f"{help} ({shown})", **kw)
+
+
+def add_common_flags(parser: argparse.ArgumentParser, *, health_port: int) -> None:
+    """The flags every component shares: logging and the health/metrics listener."""
+    flag(parser, "--log-level", env="K8PY_LOG_LEVEL", default="info",
+         choices=["debug", "info", "warning", "error"], help="log verbosity")
+    flag(parser, "--log-format", env="K8PY_LOG_FORMAT", default="text", choices=["text", "json"],
+         help="log line format")
+    flag(parser, "--health-address", env="K8PY_HEALTH_ADDRESS", default="0.0.0.0",
+         help="address of the /healthz, /readyz and /metrics listener")
+    flag(parser, "--health-port", env="K8PY_HEALTH_PORT", default=health_port, type=int,
+         help="port of the /healthz, /readyz and /metrics listener (0 picks one)")
+
+
+# --- logging ----------------------------------------------------------------
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "warn": logging.WARNING, "error": logging.ERROR}
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+
+
+def _error_fields(record: logging.LogRecord, debug: bool) -> dict[str, str]:
+    if not record.exc_info or record.exc_info[1] is None:
+        return {}
+    exc = record.exc_info[1]
+    fields = {"err": f"{type(exc).__name__}: {exc}"}
+    if debug:
+        fields["traceback"] = logging.Formatter().formatException(record.exc_info)
+    return fields
+
+
+class _KlogFormatter(logging.Formatter):
+    """``I1122 03:04:05.123456 scheduler] msg key=value``, as klog prints it."""
+
+    def __init__(self, component: str, debug: bool) -> None:
+        super().__init__()
+        self.component = component
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = time.gmtime(record.created)
+        micros = int((record.created % 1) * 1_000_000)
+        head = f"{record.levelname[0]}{time.strftime('%m%d %H:%M:%S', when)}.{micros:06d} {self.component}]"
+        fields = {**_extras(record), **_error_fields(record, self.debug)}
+        parts = [head, _escape(record.getMessage())]
+        parts.extend(f"{k}={_render(v)}" for k, v in fields.items())
+        return " ".join(parts)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _render(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if text and not any(c in text for c in ' "=\\\n\r\t'):
+        return text
+    return json.dumps(text)
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, component, msg, then extra fields."""
+
+    def __init__(self, component: str, debug: bool) -> None:
+        super().__init__()
+        self.component = component
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        entry: dict[str, Any] = {
+            "ts": f"{when}.{int((record.created % 1) * 1_000_000):06d}Z",
+            "level": record.levelname.lower(),
+            "component": self.component,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in {**_extras(record), **_error_fields(record, self.debug)}.items():
+            entry.setdefault(key, value)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def setup_logging(component: str, level: str = "info", fmt: str = "text") -> logging.Logger:
+    """Route every logger to stderr in the chosen format; returns the component's logger.
+
+    Calling it again replaces the previous setup, so tests and re-exec'd
+    mains stay single-handler. Chatty HTTP client libraries are held at
+    WARNING unless debugging.
+    """
+    if level.lower() not in _LEVELS:
+        raise ValueError(f"unknown log level {level!r}; choose one of {', '.join(_LEVELS)}")
+    if fmt not in ("text", "json"):
+        raise ValueError(f"unknown log format {fmt!r}; choose text or json")
+    numeric = _LEVELS[level.lower()]
+    debug = numeric <= logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_KlogFormatter(component, debug) if fmt == "text" else _JsonFormatter(component, debug))
+    handler.set_name("k8py")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "k8py"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(numeric if debug else max(numeric, logging.WARNING))
+    logging.getLogger("asyncio").setLevel(max(numeric, logging.WARNING))
+    return logging.getLogger(component)
+
+
+# --- health -----------------------------------------------------------------
+
+
+class Health:
+    """Named checks behind /livez (/healthz) and /readyz.
+
+    As in the kube-apiserver, readiness runs every check and liveness only
+    those not marked ``ready_only``: a component that lost its API watch is
+    not ready, but restarting it would not help. A check that raises fails.
+    """
+
+    def __init__(self) -> None:
+        self._checks: dict[str, tuple[Callable[[], bool], bool]] = {}
+
+    def add_check(self, name: str, fn: Callable[[], bool], *, ready_only: bool = False) -> None:
+        self._checks[name] = (fn, ready_only)
+
+    def _run(self, include_ready_only: bool) -> list[tuple[str, bool]]:
+        results = []
+        for name, (fn, ready_only) in self._checks.items():
+            if ready_only and not include_ready_only:
+                continue
+            try:
+                ok = bool(fn())
+            except Exception:
+                ok = False
+            results.append((name, ok))
+        return results
+
+    def live(self) -> tuple[bool, list[str]]:
+        failing = [name for name, ok in self._run(False) if not ok]
+        return not failing, failing
+
+    def ready(self) -> tuple[bool, list[str]]:
+        failing = [name for name, ok in self._run(True) if not ok]
+        return not failing, failing
+
+    def report(self, ready: bool) -> tuple[bool, str]:
+        """The body Kubernetes serves with ``?verbose``: one ``[+]``/``[-]`` line per check."""
+        results = self._run(ready)
+        lines = [f"[+]{name} ok" if ok else f"[-]{name} failed" for name, ok in results]
+        passed = all(ok for _, ok in results)
+        what = "readyz" if ready else "livez"
+        lines.append(f"{what} check {'passed' if passed else 'failed'}")
+        return passed, "\n".join(lines) + "\n"
+
+
+_MAX_HEADER_BYTES = 16 * 1024
+# generate_latest() writes the classic text format; name it so every
+# Prometheus version parses it (newer clients advertise 1.0.0 instead).
+_METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+            500: "Internal Server Error"}
+
+
+def _respond(health: Health, registry: CollectorRegistry, path: str, query: str) -> tuple[int, str, bytes]:
+    if path == "/metrics":
+        return 200, _METRICS_CONTENT_TYPE, generate_latest(registry)
+    if path in ("/healthz", "/livez", "/readyz"):
+        passed, body = health.report(ready=path == "/readyz")
+        verbose = any(p.partition("=")[0] == "verbose" for p in query.split("&"))
+        if passed and not verbose:
+            body = "ok"
+        return (200 if passed else 500), "text/plain; charset=utf-8", body.encode()
+    return 404, "text/plain; charset=utf-8", b"404 page not found\n"
+
+
+async def _read_head(reader: asyncio.StreamReader) -> list[str] | None:
+    try:
+        raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError):
+        return None
+    return raw.decode("latin-1").split("\r\n")[:-2]
+
+
+async def _handle(health: Health, registry: CollectorRegistry,
+                  reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await _read_head(reader)
+            if not head:
+                return
+            parts = head[0].split(" ")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:])}
+            length = int(headers.get("content-length", "0") or 0)
+            if length:
+                await reader.readexactly(length)
+            if len(parts) != 3:
+                status, ctype, body = 400, "text/plain", b"bad request\n"
+            elif parts[0] not in ("GET", "HEAD"):
+                status, ctype, body = 405, "text/plain", b"method not allowed\n"
+            else:
+                path, _, query = parts[1].partition("?")
+                status, ctype, body = _respond(health, registry, path, query)
+            close = headers.get("connection", "").lower() == "close" or len(parts) != 3 \
+                or parts[2] == "HTTP/1.0"
+            lines = [f"HTTP/1.1 {status} {_REASONS[status]}", f"Content-Type: {ctype}",
+                     f"Content-Length: {len(body)}", "X-Content-Type-Options: nosniff"]
+            if close:
+                lines.append("Connection: close")
+            head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode()
+            writer.write(head_bytes if parts[0] == "HEAD" else head_bytes + body)
+            await writer.drain()
+            if close:
+                return
+    except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        return
+    finally:
+        writer.close()
+
+
+async def serve_health(health: Health, host: str, port: int, *,
+                       registry: CollectorRegistry | None = None) -> asyncio.base_events.Server:
+    """Start the health/metrics listener; read the bound port from ``server.sockets``.
+
+    A few dozen lines of HTTP/1.1 on asyncio streams rather than a web
+    framework: every component, including ones that need no HTTP server
+    otherwise, can afford it, and it never competes with the main app for a
+    port or an event loop policy.
+    """
+    reg = registry if registry is not None else REGISTRY
+    server = await asyncio.start_server(
+        lambda r, w: _handle(health, reg, r, w), host, port, limit=_MAX_HEADER_BYTES)
+    return server
+
+
+# --- main loop --------------------------------------------------------------
+
+
+def run(main: Callable[[], Awaitable[None]], *, logger: logging.Logger) -> int:
+    """Run ``main()`` until it returns or a SIGTERM/SIGINT cancels it; the exit code.
+
+    The first signal cancels the main task so its ``finally`` blocks release
+    leases, close watches and stop containers cleanly (0); a second one exits
+    at once (1), as kubelets and controller managers do when hurried. A crash
+    is logged as one line (with a traceback only at debug level) and gives 1.
+    """
+    stopping = False
+
+    async def supervise() -> int:
+        nonlocal stopping
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(main())
+
+        def on_signal(signum: int) -> None:
+            nonlocal stopping
+            name = signal.Signals(signum).name
+            if stopping:
+                logger.warning("received %s again, exiting immediately", name)
+                logging.shutdown()
+                os._exit(1)
+            stopping = True
+            logger.info("received %s, shutting down", name)
+            task.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if stopping:
+                logger.info("shutdown complete")
+                return 0
+            logger.error("main task was cancelled unexpectedly")
+            return 1
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        if stopping:
+            logger.info("shutdown complete")
+        return 0
+
+    try:
+        return asyncio.run(supervise())
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:
+        debug = logger.isEnabledFor(logging.DEBUG)
+        logger.error("exiting on error: %s: %s", type(exc).__name__, exc, exc_info=exc if debug else None)
+        return 1
