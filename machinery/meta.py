@@ -9,7 +9,6 @@ available only once it has been Ready for strictly longer than
 minReadySeconds).
 """
 
-from __future__ import annotations
 
 import re
 from collections.abc import Mapping

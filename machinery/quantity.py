@@ -25,7 +25,7 @@ rejected, and exponents beyond +-150 are refused rather than carried.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_UP, Context, Decimal
 from functools import total_ordering
 from typing import Union
 
@@ -140,7 +140,7 @@ class Quantity:
 
     __slots__ = ("value", "format")
 
-    def __init__(self, value: Decimal | int | str = 0, format: str = DECIMAL_SI) -> None:
+    def __init__(self, value: Decimal | int = 0, format: str = DECIMAL_SI) -> None:
         if format not in _FORMATS:
             raise ValueError(f"unknown quantity format {format!r}")
         self.value = Decimal(value)

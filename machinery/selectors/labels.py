@@ -1,18 +1,7 @@
-"""Label and field selectors, parsed and matched the way Kubernetes does it.
+"""Label selectors: the ``?labelSelector=`` grammar and metav1.LabelSelector.
 
-The API server filters lists and watches with them, controllers use them to
-find the pods they own, and the CLI prints them back; all three must agree
-with real Kubernetes byte for byte, because kubectl and the official clients
-send selector strings that the apiserver has to read exactly as
-``k8s.io/apimachinery/pkg/labels`` and ``.../fields`` would. Errors carry the
-same wording so users see familiar messages.
-
-Two rules worth knowing:
-
-* a metav1.LabelSelector that is absent (``None``) selects *nothing*, while an
-  empty one (``{}``) selects *everything* (``LabelSelectorAsSelector``);
-* an absent label set is the same as an empty one, so ``!key`` and
-  ``key!=v`` match it.
+Follows ``k8s.io/apimachinery/pkg/labels`` (lexer, parser, requirement
+validation, string form) and ``metav1.LabelSelectorAsSelector``.
 """
 
 from __future__ import annotations
@@ -24,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from machinery import errors
+from machinery.selectors.names import field_error, is_qualified_name, is_valid_label_value
 
 __all__ = [
     "Operator",
@@ -34,97 +24,7 @@ __all__ = [
     "label_selector_from_set",
     "selector_to_string",
     "format_label_selector",
-    "FieldSelector",
-    "parse_field_selector",
-    "escape_field_value",
-    "is_qualified_name",
-    "is_valid_label_value",
-    "is_dns1123_subdomain",
 ]
-
-# --- name validation (k8s.io/apimachinery/pkg/util/validation) -------------
-
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_RE = re.compile(f"^{_QNAME_FMT}$")
-_QNAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', "
-              "and must start and end with an alphanumeric character")
-_LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
-_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = f"{_DNS1123_LABEL}(\\.{_DNS1123_LABEL})*"
-_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def is_dns1123_subdomain(value: str) -> list[str]:
-    """Problems with ``value`` as a DNS-1123 subdomain (empty list when valid)."""
-    errs = []
-    if len(value) > 253:
-        errs.append("must be no more than 253 characters")
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(_regex_error(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-            "'-' or '.', and must start and end with an alphanumeric character",
-            _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
-
-
-def is_qualified_name(value: str) -> list[str]:
-    """Problems with ``value`` as a label/annotation key: ``[prefix/]name``."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) > 2:
-        return ["a qualified name " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + e for e in is_dns1123_subdomain(prefix))
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part must be no more than 63 characters")
-    if not _QNAME_RE.match(name):
-        errs.append("name part " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def is_valid_label_value(value: str) -> list[str]:
-    """Problems with ``value`` as a label value (the empty string is valid)."""
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(_regex_error(
-            "a valid label must be an empty string or consist of alphanumeric characters, "
-            "'-', '_' or '.', and must start and end with an alphanumeric character",
-            _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
-
-
-def _go_repr(value: Any) -> str:
-    """Render a bad value the way Go's field.Invalid does (``%q`` / ``%#v``)."""
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[]string{" + ", ".join(_go_repr(v) for v in value) + "}"
-    return str(value)
-
-
-def _invalid(path: str, value: Any, detail: str) -> str:
-    return f"{path}: Invalid value: {_go_repr(value)}: {detail}"
-
-
-# --- label selectors --------------------------------------------------------
 
 
 class Operator(StrEnum):
@@ -169,24 +69,24 @@ class Requirement:
         errs: list[str] = []
         key_errs = is_qualified_name(key)
         if key_errs:
-            errs.append(_invalid(prefix + "key", key, "; ".join(key_errs)))
+            errs.append(field_error(prefix + "key", key, "; ".join(key_errs)))
         vpath = prefix + "values"
         if op in _SET_OPS and not vals:
-            errs.append(_invalid(vpath, list(vals), "for 'in', 'notin' operators, values set can't be empty"))
+            errs.append(field_error(vpath, list(vals), "for 'in', 'notin' operators, values set can't be empty"))
         elif op in _EXACT_OPS and len(vals) != 1:
-            errs.append(_invalid(vpath, list(vals), "exact-match compatibility requires one single value"))
+            errs.append(field_error(vpath, list(vals), "exact-match compatibility requires one single value"))
         elif op in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and vals:
-            errs.append(_invalid(vpath, list(vals), "values set must be empty for exists and does not exist"))
+            errs.append(field_error(vpath, list(vals), "values set must be empty for exists and does not exist"))
         elif op in _NUMERIC_OPS:
             if len(vals) != 1:
-                errs.append(_invalid(vpath, list(vals),
+                errs.append(field_error(vpath, list(vals),
                                      "for 'Gt', 'Lt' operators, exactly one value is required"))
-            errs.extend(_invalid(f"{vpath}[{i}]", v, "for 'Gt', 'Lt' operators, the value must be an integer")
+            errs.extend(field_error(f"{vpath}[{i}]", v, "for 'Gt', 'Lt' operators, the value must be an integer")
                         for i, v in enumerate(vals) if not _INT64.match(v))
         for i, v in enumerate(vals):
             val_errs = is_valid_label_value(v)
             if val_errs:
-                errs.append(_invalid(f"{vpath}[{i}][{key}]", v, "; ".join(val_errs)))
+                errs.append(field_error(f"{vpath}[{i}][{key}]", v, "; ".join(val_errs)))
         if errs:
             raise ValueError(errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]")
         return cls(key, op, vals)
@@ -360,7 +260,7 @@ class _LabelParser:
             raise ValueError(f"found '{key}', expected: identifier")
         key_errs = is_qualified_name(key)
         if key_errs:
-            raise ValueError(_invalid("key", key, "; ".join(key_errs)))
+            raise ValueError(field_error("key", key, "; ".join(key_errs)))
         if negated:
             return Requirement.new(key, Operator.DOES_NOT_EXIST)
         if self.peek()[0] in (_END, ","):
@@ -421,7 +321,7 @@ def _set_requirements(labels: Mapping[str, Any], path: str) -> list[Requirement]
     reqs = []
     for key, value in labels.items():
         if not isinstance(value, str):
-            raise ValueError(_invalid(f"{path}[{key}]", value, "must be a string"))
+            raise ValueError(field_error(f"{path}[{key}]", value, "must be a string"))
         reqs.append(Requirement.new(str(key), Operator.EQUALS, (value,), path))
     return reqs
 
@@ -461,7 +361,7 @@ def label_selector_from_dict(sel: Mapping[str, Any] | None) -> LabelSelector:
                 raise ValueError(f'"{raw_op}" is not a valid label selector operator')
             values = expr.get("values") or []
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise ValueError(_invalid(path + ".values", values, "must be a list of strings"))
+                raise ValueError(field_error(path + ".values", values, "must be a list of strings"))
             reqs.append(Requirement.new(str(expr.get("key", "")), op, values, path))
     except ValueError as exc:
         raise errors.Invalid(str(exc)) from None
@@ -480,93 +380,3 @@ def format_label_selector(sel: Mapping[str, Any] | None) -> str:
     except errors.Invalid:
         return "<error>"
     return text or "<none>"
-
-
-# --- field selectors --------------------------------------------------------
-
-
-def escape_field_value(value: str) -> str:
-    """Escape ``\\``, ``,`` and ``=`` so the value survives a field selector string."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
-
-
-def _unescape_field_value(raw: str) -> str:
-    out: list[str] = []
-    chars = iter(raw)
-    for ch in chars:
-        if ch == "\\":
-            nxt = next(chars, None)
-            if nxt is None or nxt not in "\\,=":
-                seq = "\\" + (nxt or "")
-                raise errors.BadRequest(f"invalid field selector: invalid escape sequence: {seq}")
-            out.append(nxt)
-        elif ch in ",=":
-            raise errors.BadRequest(f"invalid field selector: unescaped character in value: {ch}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _split_terms(text: str) -> list[str]:
-    terms, start, escaped = [], 0, False
-    for i, ch in enumerate(text):
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == ",":
-            terms.append(text[start:i])
-            start = i + 1
-    terms.append(text[start:])
-    return terms
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSelector:
-    """A conjunction of ``field=value`` / ``field!=value`` terms.
-
-    A field missing from the object's field set compares as "", as in
-    Kubernetes' ``fields.Set.Get``.
-    """
-
-    terms: tuple[tuple[str, str, str], ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.terms
-
-    def requirements(self) -> list[tuple[str, str, str]]:
-        return list(self.terms)
-
-    def requires_exact_match(self, name: str) -> str | None:
-        """The value ``name`` must equal, if the selector pins it (index lookups)."""
-        for f, op, value in self.terms:
-            if f == name and op == "=":
-                return value
-        return None
-
-    def matches(self, fields: Mapping[str, str]) -> bool:
-        return all((fields.get(f, "") == value) == (op == "=") for f, op, value in self.terms)
-
-    def __str__(self) -> str:
-        return ",".join(f"{f}{op}{escape_field_value(v)}" for f, op, v in self.terms)
-
-
-def parse_field_selector(text: str | None) -> FieldSelector:
-    """Parse a ``?fieldSelector=`` string as ``fields.ParseSelector`` does.
-
-    ``==`` is normalised to ``=``; terms are kept in the sorted order
-    Kubernetes gives them; no whitespace is trimmed. Raises BadRequest.
-    """
-    if not text:
-        return FieldSelector()
-    terms: list[tuple[str, str, str]] = []
-    for part in sorted(_split_terms(text)):
-        if not part:
-            continue
-        match = re.search(r"!=|==|=", part)
-        if match is None:
-            raise errors.BadRequest(f"invalid selector: '{text}'; can't understand '{part}'")
-        op = "!=" if match.group() == "!=" else "="
-        terms.append((part[:match.start()], op, _unescape_field_value(part[match.end():])))
-    return FieldSelector(tuple(terms))
