@@ -9,7 +9,8 @@ available only once it has been Ready for strictly longer than
 minReadySeconds).
 """
 
-
+# No ``from __future__ import annotations`` here: the module exports a
+# function named ``annotations``, which that import would shadow for mypy.
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
