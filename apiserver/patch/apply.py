@@ -32,8 +32,8 @@ BEFORE_FIRST_APPLY = "before-first-apply"
 _ALWAYS_OWNED: FieldSet = {("f:metadata",)}
 
 
-def server_side_apply(live: dict | None, applied: dict, *, manager: str, force: bool,
-                      schema: dict | None, now: str) -> dict:
+def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], *, manager: str, force: bool,
+                      schema: dict[str, Any] | None, now: str) -> dict[str, Any]:
     """The object after ``manager`` applies ``applied`` to ``live`` (None: create it)."""
     try:
         return _apply(live, applied, manager, force, shape_of(schema) if schema else ANY, now)
@@ -41,8 +41,9 @@ def server_side_apply(live: dict | None, applied: dict, *, manager: str, force: 
         raise BadRequest("apply configuration is nested too deeply") from None
 
 
-def update_managed_fields(old: dict | None, new: dict, *, manager: str, operation: str = "Update",
-                          subresource: str | None = None, schema: dict | None, now: str) -> None:
+def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, manager: str,
+                          operation: str = "Update", subresource: str | None = None,
+                          schema: dict[str, Any] | None, now: str) -> None:
     """Record in ``new.metadata.managedFields`` what ``manager`` changed from ``old``."""
     meta = new.get("metadata") if isinstance(new, dict) else None
     if not isinstance(meta, dict):
@@ -98,7 +99,8 @@ def _store(meta: dict[str, Any], entries: list[Entry]) -> None:
 # -- apply -----------------------------------------------------------------------
 
 
-def _apply(live: dict | None, applied: Any, manager: str, force: bool, shape: Shape, now: str) -> dict:
+def _apply(live: dict[str, Any] | None, applied: Any, manager: str, force: bool, shape: Shape,
+           now: str) -> dict[str, Any]:
     if not isinstance(applied, dict):
         raise BadRequest("apply configuration must be a JSON object")
     meta = applied.get("metadata")
@@ -120,7 +122,7 @@ def _apply(live: dict | None, applied: Any, manager: str, force: bool, shape: Sh
             entries.append(Entry(BEFORE_FIRST_APPLY, UPDATE, str(live.get("apiVersion") or version),
                                  time=now, fields=owned))
     claimed = object_fields(applied, shape)
-    merged = _merge(base, applied, shape)
+    merged: dict[str, Any] = _merge(base, applied, shape)
     previous = find_entry(entries, manager, APPLY, version)
     if previous is not None and previous.fields:
         keep = claimed | _ALWAYS_OWNED
@@ -172,7 +174,9 @@ def _check_config(root: dict[str, Any], value: Any, shape: Shape, path: Path) ->
 
 
 def _typed_error(root: dict[str, Any], path: Path, what: str) -> str:
-    meta = root.get("metadata") if isinstance(root.get("metadata"), dict) else {}
+    meta = root.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
     name = "/".join(str(p) for p in (meta.get("namespace"), meta.get("name")) if p)
     return (f"failed to create typed patch object ({name}; {root.get('apiVersion')}, "
             f"Kind={root.get('kind')}): {path_string(path)}: {what}")

@@ -22,7 +22,7 @@ _NEEDS_VALUE = ("add", "replace", "test")
 _NEEDS_FROM = ("move", "copy")
 
 
-def apply_json_patch(obj: dict, patch: object) -> dict:
+def apply_json_patch(obj: dict[str, Any], patch: object) -> dict[str, Any]:
     """Apply the operations in order to a copy of ``obj`` and return the copy."""
     if not isinstance(patch, list):
         raise BadRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
@@ -59,7 +59,7 @@ def parse_pointer(pointer: object) -> list[str]:
     return [t.replace("~1", "/").replace("~0", "~") for t in tokens]
 
 
-def _apply_one(doc: Any, op: dict) -> Any:
+def _apply_one(doc: Any, op: dict[str, Any]) -> Any:
     kind = op.get("op")
     if kind not in ("add", "remove", "replace", "move", "copy", "test"):
         raise Invalid(f"Unexpected kind: {kind if isinstance(kind, str) else 'unknown'}")

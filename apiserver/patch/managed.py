@@ -153,7 +153,7 @@ def _sort_key(path: Path) -> tuple[tuple[int, str], ...]:
 
 def conflict_error(conflicts: list[tuple[Entry, FieldSet]]) -> Conflict:
     """The 409 an apply gets when it would change fields other managers own."""
-    causes = []
+    causes: list[dict[str, str]] = []
     listing: list[tuple[str, list[str]]] = []
     total = 0
     for entry, paths in sorted(conflicts, key=lambda c: c[0].describe()):

@@ -16,7 +16,7 @@ from .values import deep_copy
 __all__ = ["apply_merge_patch", "merge_patch_value"]
 
 
-def apply_merge_patch(obj: dict, patch: object) -> dict:
+def apply_merge_patch(obj: dict[str, Any], patch: object) -> dict[str, Any]:
     """Merge ``patch`` into a copy of ``obj``; the patch must be a JSON object."""
     if not isinstance(patch, dict):
         raise BadRequest("invalid JSON Patch: a merge patch must be a JSON object")

@@ -77,6 +77,9 @@ class Shape:
 ANY = Shape(UNKNOWN)
 
 _CACHE: dict[int, tuple[dict[str, Any], Shape]] = {}
+# Built-in definitions are few and permanent; schemas built per request (custom
+# resources) would otherwise pin their nodes in the cache forever.
+_CACHE_LIMIT = 50000
 
 
 def shape_of(node: dict[str, Any] | None) -> Shape:
@@ -87,6 +90,8 @@ def shape_of(node: dict[str, Any] | None) -> Shape:
     if hit is not None and hit[0] is node:
         return hit[1]
     shape = _build(node)
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.clear()
     _CACHE[id(node)] = (node, shape)
     return shape
 

@@ -27,7 +27,7 @@ from typing import Any
 from machinery.errors import BadRequest, Invalid
 
 from .shapes import ANY, LIST, Shape, shape_of
-from .values import deep_copy, hkey, json_equal
+from .values import deep_copy, hkey
 
 __all__ = ["apply_strategic_merge_patch"]
 
@@ -37,7 +37,8 @@ _ORDER = "$setElementOrder/"
 _DELETE_PRIMITIVES = "$deleteFromPrimitiveList/"
 
 
-def apply_strategic_merge_patch(obj: dict, patch: object, schema: dict | None) -> dict:
+def apply_strategic_merge_patch(obj: dict[str, Any], patch: object,
+                                schema: dict[str, Any] | None) -> dict[str, Any]:
     """Apply ``patch`` to a copy of ``obj`` using the kind's root schema."""
     if not isinstance(patch, dict):
         raise BadRequest("invalid JSON document: a strategic merge patch must be a JSON object")
@@ -70,11 +71,11 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], shape: Shape) ->
     handled: set[str] = set()
     for key, order in patch.items():
         if key.startswith(_ORDER):
-            field = key[len(_ORDER):]
-            if not field:
+            list_name = key[len(_ORDER):]
+            if not list_name:
                 raise BadRequest("invalid patch format of setElementOrder list")
-            _set_element_order(original, patch, field, order, shape.field(field))
-            handled.add(field)
+            _set_element_order(original, patch, list_name, order, shape.field(list_name))
+            handled.add(list_name)
     deletions: list[tuple[str, Any]] = []
     for key, value in patch.items():
         if key in handled or key in (_PATCH, _RETAIN) or key.startswith(_ORDER):
@@ -234,7 +235,8 @@ def _ordered(merged: list[Any], order: list[Any], server: list[Any], merge_key: 
     server_pos: dict[Any, int] = {}
     for i, item in enumerate(server):
         server_pos.setdefault(_item_key(item, merge_key), i)
-    ordered, server_only = [], []
+    ordered: list[Any] = []
+    server_only: list[Any] = []
     for item in merged:
         (ordered if _item_key(item, merge_key) in order_pos else server_only).append(item)
     ordered.sort(key=lambda item: order_pos[_item_key(item, merge_key)])
@@ -264,14 +266,15 @@ def _set_element_order(original: dict[str, Any], patch: dict[str, Any], field: s
         raise BadRequest("invalid patch format of setElementOrder list")
     merge_key = shape.merge_key
     has_current, has_patch = isinstance(original.get(field), list), field in patch
-    patch_list = patch.get(field)
-    if has_patch and patch_list is not None and not isinstance(patch_list, list):
-        raise BadRequest("invalid patch format of setElementOrder list")
-    if has_patch and patch_list is None:
+    raw_patch = patch.get(field)
+    if has_patch and raw_patch is None:
         original.pop(field, None)
         return
+    if has_patch and not isinstance(raw_patch, list):
+        raise BadRequest("invalid patch format of setElementOrder list")
+    patch_list: list[Any] = raw_patch or []
     current = original[field] if has_current else []
-    kind = _element_kind(current, patch_list or [], order)
+    kind = _element_kind(current, patch_list, order)
     key_name = merge_key if kind == "map" else ""
     if kind == "map" and not merge_key:
         raise BadRequest("invalid patch format of setElementOrder list")
