@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import pty
 import signal
@@ -24,9 +25,16 @@ __all__ = ["LocalProcess"]
 _CHUNK = 64 * 1024
 
 
-def _make_controlling_tty() -> None:
-    # Runs in the child between fork and exec, after setsid(): stdin is the pty slave.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+def _take_terminal(slave: int) -> None:
+    """Runs in the child between fork and exec: a new session whose terminal is the pty.
+
+    It addresses the slave by its inherited descriptor rather than as fd 0:
+    uvloop runs this hook before the child's descriptors are rearranged.
+    A failure leaves the command without a controlling terminal, not unstarted.
+    """
+    with contextlib.suppress(OSError):
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
 
 
 class LocalProcess:
@@ -61,7 +69,7 @@ class LocalProcess:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=slave, stdout=slave, stderr=slave, env=environ, cwd=cwd,
-                start_new_session=True, preexec_fn=_make_controlling_tty,
+                preexec_fn=functools.partial(_take_terminal, slave),
             )
         except BaseException:
             os.close(master)

@@ -115,6 +115,9 @@ def build_app(requests: list[Recorded]) -> Any:
                              "code": 400}, status_code=400)
 
     async def exec_ws(ws: WebSocket) -> None:
+        if ws.path_params["name"] != POD:
+            await ws.send_denial_response(_not_found(f'pods "{ws.path_params["name"]}" not found'))
+            return
         options = ExecOptions.from_query(ws.query_params.multi_items())
         protocol = negotiate_exec_protocol(list(ws.scope.get("subprotocols", [])))
         if protocol is None or not options.command:
@@ -134,6 +137,9 @@ def build_app(requests: list[Recorded]) -> Any:
             await process.terminate()
 
     async def portforward_ws(ws: WebSocket) -> None:
+        if ws.path_params["name"] != POD:
+            await ws.send_denial_response(_not_found(f'pods "{ws.path_params["name"]}" not found'))
+            return
         protocol = negotiate_portforward_protocol(list(ws.scope.get("subprotocols", [])))
         try:
             ports = parse_ports(ws.query_params.getlist("ports"))
