@@ -417,3 +417,26 @@ def test_update_ownership_stays_exclusive(edits: list[tuple[str, str, int]]) -> 
         assert first, "empty entries are dropped"
         for second in sets[i + 1:]:
             assert not first & second
+
+
+_config_values = st.recursive(
+    st.none() | st.integers(0, 3) | st.sampled_from(["web", "x", "TCP"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["name", "image", "containerPort", "protocol", "ports", "args", "app"]), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["replicas", "selector", "template", "strategy", "minReadySeconds"]), _config_values,
+       st.booleans())
+def test_any_config_either_applies_or_raises_an_api_error(field: str, value: Any, force: bool) -> None:
+    live = stored(apply(None, config(), "a", now=T0))
+    cfg = config()
+    cfg["spec"][field] = value
+    try:
+        out = apply(live, cfg, "b", force=force)
+    except (BadRequest, Invalid, Conflict):
+        return
+    assert entries(out)["b", "Apply"]["fieldsType"] == "FieldsV1"
+    update_managed_fields(live, copy.deepcopy(out), manager="c", schema=DEPLOYMENT, now=T2)

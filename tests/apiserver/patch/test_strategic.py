@@ -7,10 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apiserver.patch import apply_strategic_merge_patch
 from apiserver.schema import kind_schema
-from machinery.errors import BadRequest, Invalid
+from machinery.errors import ApiError, BadRequest, Invalid
 
 DEPLOYMENT = kind_schema("apps", "v1", "Deployment")
 POD = kind_schema("", "v1", "Pod")
@@ -299,3 +301,32 @@ def test_inputs_are_not_mutated() -> None:
     assert names(containers(out)) == ["sidecar", "web"]
     containers(out)[1]["env"].append({"name": "mutated"})
     assert live == deployment() and patch == before
+
+
+_keys = st.sampled_from(["name", "image", "$patch", "$retainKeys", "$setElementOrder/containers",
+                         "$setElementOrder/env", "$deleteFromPrimitiveList/args", "env", "ports",
+                         "containerPort", "value", "args", "x"])
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(0, 3) | st.sampled_from(["web", "sidecar", "replace", "delete", "merge"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([("metadata",), ("spec", "strategy"), ("spec", "template", "spec"),
+                        ("spec", "template", "spec", "containers")]), _values)
+def test_any_patch_either_applies_or_raises_an_api_error(where: tuple[str, ...], value: Any) -> None:
+    patch: dict[str, Any] = {}
+    node = patch
+    for key in where[:-1]:
+        node = node.setdefault(key, {})
+    node[where[-1]] = value
+    live = deployment()
+    try:
+        out = apply_strategic_merge_patch(live, patch, DEPLOYMENT)
+    except ApiError as exc:
+        assert exc.code in (400, 422)
+    else:
+        assert isinstance(out, dict)
+    assert live == deployment()
