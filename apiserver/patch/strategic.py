@@ -87,11 +87,13 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], shape: Shape) ->
             original.pop(key, None)
             continue
         field = shape.field(key)
-        if key not in original:
-            if not (isinstance(value, dict) and value.get(_PATCH) == "delete"):
-                original[key] = _fresh(value, field)
+        current = original.get(key)
+        if isinstance(value, dict) and value.get(_PATCH) == "delete" and not isinstance(current, dict):
+            original.pop(key, None)  # nothing here is a map to empty: the key goes
             continue
-        current = original[key]
+        if key not in original:
+            original[key] = _fresh(value, field)
+            continue
         if isinstance(current, dict) and isinstance(value, dict):
             original[key] = _fresh(value, field) if field.strategy == "replace" else \
                 _merge_map(current, value, field)

@@ -330,3 +330,8 @@ def test_any_patch_either_applies_or_raises_an_api_error(where: tuple[str, ...],
     else:
         assert isinstance(out, dict)
     assert live == deployment()
+
+
+def test_patch_delete_on_a_value_that_is_not_a_map_drops_the_key() -> None:
+    out = apply_strategic_merge_patch(deployment(), {"metadata": {"finalizers": {"$patch": "delete"}}}, DEPLOYMENT)
+    assert "finalizers" not in out["metadata"]
