@@ -206,7 +206,7 @@ class ApiServer:
         if self._aggregated(request):
             return json_response(discovery.aggregated_discovery(core=True),
                                  content_type=discovery.AGGREGATED_CONTENT_TYPE)
-        return json_response(discovery.api_versions())
+        return json_response(discovery.api_versions(server_address=request.url.netloc))
 
     async def _apis_root(self, request: Request) -> Response:
         if self._aggregated(request):

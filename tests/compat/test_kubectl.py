@@ -121,7 +121,13 @@ def test_errors_print_like_kubernetes(kubectl, tmp_path, namespace, apiserver):
     bad.write_text(MANIFEST.split("---")[0].format(image="x").replace("replicas: 2", "replicas: -1"))
     p = kubectl("apply", "-f", str(bad), check=False)
     assert p.returncode == 1
-    assert 'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1' in p.stderr
+    # kubectl renders an Invalid Status from its details, as it does for Kubernetes.
+    assert 'The Deployment "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0' \
+        in p.stderr
+    status = httpx.post(f"{apiserver.url}/apis/apps/v1/namespaces/{namespace}/deployments",
+                        content=bad.read_text(), headers={"Content-Type": "application/yaml"}).json()
+    assert status["code"] == 422 and status["details"]["kind"] == "Deployment"
+    assert status["message"].startswith('Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1')
 
     stale = httpx.get(f"{apiserver.url}/api/v1/namespaces/{namespace}/configmaps/dup").json()
     httpx.patch(f"{apiserver.url}/api/v1/namespaces/{namespace}/configmaps/dup", json={"data": {"a": "b"}},

@@ -51,9 +51,8 @@ def test_crud_and_patches(k8s, namespace):
     # JSON patch and merge patch through the generic API client.
     core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(
         name="cfg", labels={"kind": "cfg"}), data={"a": "1"}))
-    k8s.call_api(f"/api/v1/namespaces/{namespace}/configmaps/cfg", "PATCH",
-                 header_params={"Content-Type": "application/json-patch+json", "Accept": "application/json"},
-                 body=[{"op": "add", "path": "/data/b", "value": "2"}], auth_settings=[], _return_http_data_only=True)
+    # A list body is sent as a JSON patch, a dict as a strategic merge patch.
+    core.patch_namespaced_config_map("cfg", namespace, [{"op": "add", "path": "/data/b", "value": "2"}])
     merged = core.patch_namespaced_config_map("cfg", namespace, {"data": {"c": "3"}})
     assert merged.data == {"a": "1", "b": "2", "c": "3"}
 
