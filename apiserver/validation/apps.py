@@ -12,7 +12,6 @@ from apiserver.validation import field, names
 from apiserver.validation.field import Cause, GoRaw
 from apiserver.validation.meta import (
     go_selector, immutable, selector_matches, validate_label_selector, validate_object_meta,
-    validate_object_meta_update,
 )
 from apiserver.validation.podspec import validate_pod_template
 from apiserver.validation.values import (
@@ -147,8 +146,7 @@ def validate_deployment(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_deployment_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    return causes + validate_deployment(new) + _selector_immutable(new, old)
+    return validate_deployment(new) + _selector_immutable(new, old)
 
 
 def validate_replica_set(obj: dict[str, Any]) -> list[Cause]:
@@ -161,8 +159,7 @@ def validate_replica_set(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_replica_set_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    return causes + validate_replica_set(new) + _selector_immutable(new, old)
+    return validate_replica_set(new) + _selector_immutable(new, old)
 
 
 def _stateful_set_spec(spec: dict[str, Any]) -> list[Cause]:
@@ -223,8 +220,7 @@ _STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
 
 
 def validate_stateful_set_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    causes += _stateful_set_spec(as_dict(new.get("spec")))
+    causes = _stateful_set_spec(as_dict(new.get("spec")))
     frozen_new = {k: v for k, v in as_dict(new.get("spec")).items() if k not in _STS_MUTABLE}
     frozen_old = {k: v for k, v in as_dict(old.get("spec")).items() if k not in _STS_MUTABLE}
     if field.zero_pruned(frozen_new) != field.zero_pruned(frozen_old):
@@ -272,8 +268,7 @@ def validate_daemon_set(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_daemon_set_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    return causes + validate_daemon_set(new) + _selector_immutable(new, old)
+    return validate_daemon_set(new) + _selector_immutable(new, old)
 
 
 def validate_controller_revision(obj: dict[str, Any]) -> list[Cause]:
@@ -286,6 +281,4 @@ def validate_controller_revision(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_controller_revision_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    causes += validate_controller_revision(new)
-    return causes + immutable(new.get("data"), old.get("data"), "data")
+    return validate_controller_revision(new) + immutable(new.get("data"), old.get("data"), "data")

@@ -14,7 +14,6 @@ from apiserver.validation.cron import schedule_error, time_zone_error
 from apiserver.validation.field import Cause
 from apiserver.validation.meta import (
     immutable, selector_matches, validate_label_selector, validate_object_meta,
-    validate_object_meta_update,
 )
 from apiserver.validation.podspec import validate_pod_template
 from apiserver.validation.values import as_dict, as_int, as_str, nonnegative
@@ -150,9 +149,8 @@ def _scheduling_only(template: Any) -> Any:
 
 
 def validate_job_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    causes += validate_object_meta(new.get("metadata"), namespaced=True,
-                                   name_fn=names.name_is_dns_subdomain)
+    causes = validate_object_meta(new.get("metadata"), namespaced=True,
+                                  name_fn=names.name_is_dns_subdomain)
     spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     causes += _job_spec(spec, "spec") + _job_selector(spec)
     completions = spec.get("completions")
@@ -229,7 +227,6 @@ def validate_cron_job(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_cron_job_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    causes += validate_object_meta(new.get("metadata"), namespaced=True,
-                                   name_fn=names.name_is_dns_subdomain)
+    causes = validate_object_meta(new.get("metadata"), namespaced=True,
+                                  name_fn=names.name_is_dns_subdomain)
     return causes + _cron_job_spec(as_dict(new.get("spec")), as_dict(old.get("spec")))

@@ -11,9 +11,7 @@ from typing import Any
 from apiserver.validation import field, names
 from apiserver.validation.containers import PROTOCOLS
 from apiserver.validation.field import Cause
-from apiserver.validation.meta import (
-    immutable, validate_object_meta, validate_object_meta_update,
-)
+from apiserver.validation.meta import immutable, validate_object_meta
 from apiserver.validation.values import as_dict, as_int, as_list, as_str, dicts, nonnegative
 
 __all__ = [
@@ -162,8 +160,7 @@ def validate_ingress(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_ingress_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    return validate_object_meta_update(new.get("metadata"), old.get("metadata")) + \
-        validate_ingress(new)
+    return validate_ingress(new)
 
 
 def _domain_prefixed_path(value: str, path: str) -> list[Cause]:
@@ -198,9 +195,7 @@ def validate_ingress_class(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_ingress_class_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    causes += validate_ingress_class(new)
-    return causes + immutable(as_str(as_dict(new.get("spec")).get("controller")),
+    return validate_ingress_class(new) + immutable(as_str(as_dict(new.get("spec")).get("controller")),
                               as_str(as_dict(old.get("spec")).get("controller")),
                               "spec.controller")
 
@@ -268,9 +263,7 @@ def validate_endpoint_slice(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_endpoint_slice_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    causes += validate_endpoint_slice(new)
-    return causes + immutable(as_str(new.get("addressType")), as_str(old.get("addressType")),
+    return validate_endpoint_slice(new) + immutable(as_str(new.get("addressType")), as_str(old.get("addressType")),
                               "addressType")
 
 

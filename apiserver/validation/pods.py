@@ -13,7 +13,7 @@ from typing import Any
 
 from apiserver.validation import field, names
 from apiserver.validation.field import Cause
-from apiserver.validation.meta import validate_object_meta, validate_object_meta_update
+from apiserver.validation.meta import validate_object_meta
 from apiserver.validation.podspec import validate_pod_spec, validate_tolerations
 from apiserver.validation.values import as_dict, as_int, as_list, as_str, dicts
 
@@ -86,8 +86,7 @@ def _only_deleted_gates(new: Any, old: Any) -> list[Cause]:
 
 
 def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    causes += validate_pod(new)
+    causes = validate_pod(new)
     new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     for attr in ("containers", "initContainers"):
         errs, stop = _container_updates(new_spec.get(attr), old_spec.get(attr),

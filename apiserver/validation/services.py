@@ -14,7 +14,7 @@ from typing import Any
 from apiserver.validation import field, names
 from apiserver.validation.containers import PROTOCOLS, validate_port_num_or_name
 from apiserver.validation.field import Cause, GoRaw
-from apiserver.validation.meta import validate_object_meta, validate_object_meta_update
+from apiserver.validation.meta import validate_object_meta
 from apiserver.validation.values import as_dict, as_int, as_list, as_str, dicts
 
 __all__ = ["validate_service", "validate_service_update", "cluster_ips", "is_headless"]
@@ -283,7 +283,7 @@ def validate_service(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_service_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
+    causes: list[Cause] = []
     new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     if "ExternalName" not in (as_str(new_spec.get("type")), as_str(old_spec.get("type"))):
         new_ips, old_ips = cluster_ips(new_spec), cluster_ips(old_spec)
