@@ -7,7 +7,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from streams_fakeapi import FakeApiServer, http_backend
+from tests.machinery.streams.streams_fakeapi import FakeApiServer, http_backend
 
 
 @pytest.fixture(scope="module")

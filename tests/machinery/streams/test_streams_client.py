@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from http.server import ThreadingHTTPServer
 
 import pytest
-from streams_fakeapi import POD, FakeApiServer, free_port
+from tests.machinery.streams.streams_fakeapi import POD, FakeApiServer, free_port
 
 from machinery import errors
 from machinery.streams import exec_client, portforward_client, websocket_url

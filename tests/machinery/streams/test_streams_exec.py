@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from streams_memory import MemoryTransport
+from tests.machinery.streams.streams_memory import MemoryTransport
 
 from machinery.streams import LocalProcess, report_exec_error, serve_exec
 from machinery.streams.channels import V1_PROTOCOL, V4_PROTOCOL, V5_PROTOCOL

@@ -13,7 +13,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from streams_fakeapi import POD, FakeApiServer, free_port
+from tests.machinery.streams.streams_fakeapi import POD, FakeApiServer, free_port
 
 pytestmark = [pytest.mark.compat, pytest.mark.timeout(120)]
 

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from streams_memory import MemoryTransport, SpdyClient, tcp_server, upper_echo
+from tests.machinery.streams.streams_memory import MemoryTransport, SpdyClient, tcp_server, upper_echo
 
 from machinery.streams import SPDY_PORTFORWARD_PROTOCOL, serve_portforward, spdy
 from machinery.streams.channels import V4_PROTOCOL

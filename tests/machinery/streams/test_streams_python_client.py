@@ -9,7 +9,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 from kubernetes import client
 from kubernetes.stream import portforward, stream
-from streams_fakeapi import NAMESPACE, POD, FakeApiServer
+from tests.machinery.streams.streams_fakeapi import NAMESPACE, POD, FakeApiServer
 
 pytestmark = [pytest.mark.compat, pytest.mark.timeout(60)]
 
