@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 import yaml
-from client_fakeapi import FakeApiServer
+from tests.machinery.client_fakeapi import FakeApiServer
 
 from machinery import client as client_module
 from machinery import errors

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from client_fakeapi import FakeApiServer
+from tests.machinery.client_fakeapi import FakeApiServer
 
 from machinery import informer as informer_module
 from machinery.client import ApiClient
