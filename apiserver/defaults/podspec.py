@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from apiserver.defaults.fields import child, items, set_if_empty, set_if_none, set_if_zero
-from apiserver.validation.values import parse_quantity
+from apiserver.validation.values import as_dict, parse_quantity
 
 __all__ = [
     "default_pod_spec",
@@ -200,15 +200,14 @@ def qos_class(spec: dict[str, Any]) -> str:
     guaranteed = True
     for attr in ("initContainers", "containers"):
         for ctr in items(spec.get(attr)):
-            resources = ctr.get("resources") if isinstance(ctr.get("resources"), dict) else {}
-            for bag, totals in ((resources.get("requests"), requests),
-                                (resources.get("limits"), limits)):
+            resources = as_dict(ctr.get("resources"))
+            own_limits = as_dict(resources.get("limits"))
+            for bag, totals in ((as_dict(resources.get("requests")), requests),
+                                (own_limits, limits)):
                 for name in ("cpu", "memory"):
-                    value = parse_quantity(bag.get(name)) if isinstance(bag, dict) else None
+                    value = parse_quantity(bag.get(name))
                     if value is not None and value > 0:
                         totals[name] = totals.get(name, Fraction(0)) + value
-            own_limits = resources.get("limits") if isinstance(resources.get("limits"),
-                                                               dict) else {}
             if not all((parse_quantity(own_limits.get(n)) or 0) > 0 for n in ("cpu", "memory")):
                 guaranteed = False
     if not requests and not limits:

@@ -13,6 +13,7 @@ from typing import Any
 
 from apiserver.defaults.fields import child, items, set_if_empty, set_if_none
 from apiserver.defaults.podspec import default_pod_template, default_pvc_spec
+from apiserver.validation.values import as_dict
 
 __all__ = [
     "default_deployment",
@@ -76,7 +77,7 @@ def default_daemon_set(obj: dict[str, Any]) -> None:
 
 
 def _generate_selector(obj: dict[str, Any], spec: dict[str, Any]) -> None:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = as_dict(obj.get("metadata"))
     uid, name = meta.get("uid"), meta.get("name")
     if spec.get("manualSelector") is True or not isinstance(uid, str) or not uid:
         return

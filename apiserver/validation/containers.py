@@ -144,7 +144,8 @@ _CONVERTIBLE_FIELD_PATHS = {"metadata.annotations", "metadata.labels", "metadata
                             "status.podIPs"}
 
 
-def validate_object_field_selector(ref: dict[str, Any], path: str, allowed: tuple[str, ...]) -> list[Cause]:
+def validate_object_field_selector(ref: dict[str, Any], path: str,
+                                   allowed: tuple[str, ...]) -> list[Cause]:
     if not as_str(ref.get("apiVersion")):
         return [field.required(field.child(path, "apiVersion"))]
     field_path = as_str(ref.get("fieldPath"))
@@ -184,8 +185,8 @@ def _env(env: Any, path: str) -> list[Cause]:
         sources = 0
         if isinstance(value_from.get("fieldRef"), dict):
             sources += 1
-            causes += validate_object_field_selector(value_from["fieldRef"], field.child(vf_path, "fieldRef"),
-                                             _ENV_FIELD_PATHS)
+            causes += validate_object_field_selector(
+                value_from["fieldRef"], field.child(vf_path, "fieldRef"), _ENV_FIELD_PATHS)
         if isinstance(value_from.get("resourceFieldRef"), dict):
             sources += 1
             resource = as_str(value_from["resourceFieldRef"].get("resource"))

@@ -168,7 +168,8 @@ def _domain_prefixed_path(value: str, path: str) -> list[Cause]:
         return [field.required(path)]
     host, slash, rest = value.partition("/")
     if not slash or not host or not rest:
-        return [field.invalid(path, value, 'must be a domain-prefixed path (such as "acme.io/foo")')]
+        return [field.invalid(path, value,
+                              'must be a domain-prefixed path (such as "acme.io/foo")')]
     causes = [field.invalid(path, host, m) for m in names.is_dns1123_subdomain(host)]
     if not _HTTP_PATH_RE.match(rest):
         causes.append(field.invalid(path, rest, names.regex_error("Invalid path",
@@ -195,9 +196,9 @@ def validate_ingress_class(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_ingress_class_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    return validate_ingress_class(new) + immutable(as_str(as_dict(new.get("spec")).get("controller")),
-                              as_str(as_dict(old.get("spec")).get("controller")),
-                              "spec.controller")
+    controller = as_str(as_dict(new.get("spec")).get("controller"))
+    old_controller = as_str(as_dict(old.get("spec")).get("controller"))
+    return validate_ingress_class(new) + immutable(controller, old_controller, "spec.controller")
 
 
 _ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
@@ -206,6 +207,7 @@ _ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
 def _slice_address(address: str, address_type: str, path: str) -> list[Cause]:
     if address_type == "FQDN":
         return names.validate_dns1123_subdomain(address, path)
+    version: int
     try:
         version = ipaddress.ip_address(address).version
     except ValueError:
@@ -263,8 +265,8 @@ def validate_endpoint_slice(obj: dict[str, Any]) -> list[Cause]:
 
 
 def validate_endpoint_slice_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    return validate_endpoint_slice(new) + immutable(as_str(new.get("addressType")), as_str(old.get("addressType")),
-                              "addressType")
+    return validate_endpoint_slice(new) + immutable(
+        as_str(new.get("addressType")), as_str(old.get("addressType")), "addressType")
 
 
 def validate_lease(obj: dict[str, Any]) -> list[Cause]:

@@ -67,8 +67,8 @@ def _downward_items(items: Any, path: str) -> list[Cause]:
             causes.append(field.required(field.child(path, "path")))
         causes += validate_local_non_reserved_path(target, field.child(path, "path"))
         if isinstance(item.get("fieldRef"), dict):
-            causes += validate_object_field_selector(item["fieldRef"], field.child(path, "fieldRef"),
-                                                     _VOLUME_FIELD_PATHS)
+            causes += validate_object_field_selector(
+                item["fieldRef"], field.child(path, "fieldRef"), _VOLUME_FIELD_PATHS)
             if isinstance(item.get("resourceFieldRef"), dict):
                 causes.append(field.invalid(path, "resource", "fieldRef and resourceFieldRef can "
                                             "not be specified simultaneously"))
