@@ -280,6 +280,8 @@ async def _watch(server: "ApiServer", request: Request, t: Target, predicate: An
         finally:
             if pending is not None:
                 pending.cancel()
+                # The generator must be idle before it can be closed.
+                await asyncio.gather(pending, return_exceptions=True)
             await events.aclose()  # type: ignore[attr-defined]
 
     media = TABLE_CONTENT_TYPE if table else "application/json"

@@ -163,7 +163,8 @@ class Registry:
 
     # -- create --------------------------------------------------------------
 
-    async def create(self, resource: Resource, namespace: str | None, body: Any, opts: WriteOptions) -> Obj:
+    async def create(self, resource: Resource, namespace: str | None, body: Any, opts: WriteOptions,
+                     *, track_fields: bool = True) -> Obj:
         obj = self._check_body(resource, body, namespace, None)
         self._schema_check(resource, obj, opts)
         meta = obj["metadata"]
@@ -192,8 +193,9 @@ class Registry:
         if resource.plural == "pods":
             strategy.prepare_pod_status(obj)
         self._validate(resource, obj, None)
-        now = now_rfc3339()
-        patching.update_managed_fields(None, obj, manager=opts.field_manager, schema=self._kind_schema(resource), now=now)
+        if track_fields:
+            patching.update_managed_fields(None, obj, manager=opts.field_manager,
+                                           schema=self._kind_schema(resource), now=now_rfc3339())
         for attempt in range(5):
             creates, _ = await self._reserve(resource, obj, None)
             if opts.dry_run:
@@ -264,16 +266,16 @@ class Registry:
         return new
 
     async def _write_update(self, resource: Resource, current: Obj, new: Obj, opts: WriteOptions,
-                            subresource: str | None) -> Obj:
+                            subresource: str | None, *, track_fields: bool = True) -> Obj:
         meta = new["metadata"]
         name = meta["name"]
         if subresource is None and strategy.spec_changed(current, new):
             meta["generation"] = int(current["metadata"].get("generation") or 1) + 1
         apply_defaults(resource, new)
         self._validate(resource, new, current)
-        now = now_rfc3339()
-        patching.update_managed_fields(current, new, manager=opts.field_manager, subresource=subresource,
-                                       schema=self._kind_schema(resource), now=now)
+        if track_fields:
+            patching.update_managed_fields(current, new, manager=opts.field_manager, subresource=subresource,
+                                           schema=self._kind_schema(resource), now=now_rfc3339())
         cur_rv = int(current["metadata"]["resourceVersion"])
         meta["resourceVersion"] = str(cur_rv)
         if self._same(current, new):
@@ -357,26 +359,14 @@ class Registry:
         result = patching.server_side_apply(
             current, applied, manager=opts.field_manager, force=opts.force,
             schema=self._kind_schema(resource), now=now_rfc3339())
+        # server_side_apply has recorded field ownership already: keep it as computed.
         if current is None:
-            managed = result.get("metadata", {}).get("managedFields")
-            obj = await self.create(resource, namespace, result, WriteOptions(
-                dry_run=opts.dry_run, field_manager=opts.field_manager, field_validation="Ignore"))
-            if managed is not None and not opts.dry_run:
-                obj["metadata"]["managedFields"] = managed
-                obj = await self.storage.update(self.key(resource, namespace, name), obj,
-                                                int(obj["metadata"]["resourceVersion"]))
-            return obj
+            return await self.create(resource, namespace, result, WriteOptions(
+                dry_run=opts.dry_run, field_manager=opts.field_manager, field_validation="Ignore"),
+                track_fields=False)
         new = self._merge_update(resource, current, result, subresource)
         new["metadata"]["managedFields"] = result.get("metadata", {}).get("managedFields", [])
-        opts_no_track = WriteOptions(dry_run=opts.dry_run, field_manager=opts.field_manager)
-        # server_side_apply has already recorded ownership; keep it as computed.
-        managed = new["metadata"]["managedFields"]
-        out = await self._write_update(resource, current, new, opts_no_track, subresource)
-        if out is not current and out["metadata"].get("managedFields") != managed and not opts.dry_run:
-            out["metadata"]["managedFields"] = managed
-            out = await self.storage.update(self.key(resource, namespace, name), out,
-                                            int(out["metadata"]["resourceVersion"]))
-        return out
+        return await self._write_update(resource, current, new, opts, subresource, track_fields=False)
 
     # -- delete --------------------------------------------------------------
 

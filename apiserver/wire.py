@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
 import orjson
@@ -99,7 +100,9 @@ def json_response(body: Any, status: int = 200, *, content_type: str = "applicat
                   warnings: list[str] | None = None) -> Response:
     headers = {}
     if warnings:
-        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings[:20])
+        # A field name from the client may hold any character: quote it JSON-style so the
+        # header stays printable ASCII (control characters would break HTTP framing).
+        headers["Warning"] = ", ".join(f"299 - {json.dumps(w, ensure_ascii=True)}" for w in warnings[:20])
     return Response(orjson.dumps(body), status_code=status, media_type=content_type, headers=headers)
 
 
