@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field as dc_field
 from typing import Any
 
-from apiserver.schema import kind_schema, ref_name, resolve, types_of
+from apiserver.schema import definition_name, ref_name, resolve, types_of
 from apiserver.validation.values import QUANTITY_FORMAT_ERROR, parse_quantity
 from machinery.resources import Resource
 
@@ -212,9 +212,9 @@ class _Walk:
 
 def _walk(resource: Resource, obj: Any, drop: bool) -> _Walk:
     walker = _Walk(drop=drop)
-    schema = kind_schema(resource.group, resource.version, resource.kind)
-    if schema is not None:
-        walker.walk(obj, schema, "", None, "")
+    name = definition_name(resource.group, resource.version, resource.kind)
+    if name is not None:
+        walker.walk(obj, {"$ref": f"#/$defs/{name}"}, "", None, "")
     return walker
 
 
