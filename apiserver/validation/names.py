@@ -42,6 +42,7 @@ __all__ = [
     "validate_qualified_name",
     "validate_label_name",
     "validate_labels",
+    "validate_port_num_or_name",
     "validate_annotations",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
 ]
@@ -292,6 +293,13 @@ def name_is_dns_label(name: str, prefix: bool) -> list[str]:
 
 def name_is_dns1035_label(name: str, prefix: bool) -> list[str]:
     return is_dns1035_label(_mask_trailing_dash(name) if prefix else name)
+
+
+def validate_port_num_or_name(port: Any, path: str) -> list[Cause]:
+    if isinstance(port, str):
+        return [field.invalid(path, port, m) for m in is_valid_port_name(port)]
+    number = port if isinstance(port, int) and not isinstance(port, bool) else 0
+    return [field.invalid(path, number, m) for m in is_valid_port_num(number)]
 
 
 def _each(path: str, value: Any, messages: list[str]) -> list[Cause]:

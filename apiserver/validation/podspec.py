@@ -10,10 +10,11 @@ from typing import Any
 
 from apiserver.validation import field, names
 from apiserver.validation.containers import (
-    host_port_conflicts, validate_container_common, validate_lifecycle_and_probes,
-    validate_resource_requirements, validate_security_context,
+    host_port_conflicts, validate_container_common, validate_resource_requirements,
+    validate_security_context,
 )
 from apiserver.validation.field import Cause
+from apiserver.validation.probes import validate_lifecycle_and_probes
 from apiserver.validation.values import as_dict, as_int, as_list, as_str, dicts
 from apiserver.validation.volumes import validate_volumes
 

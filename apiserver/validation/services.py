@@ -12,7 +12,8 @@ import ipaddress
 from typing import Any
 
 from apiserver.validation import field, names
-from apiserver.validation.containers import PROTOCOLS, validate_port_num_or_name
+from apiserver.validation.containers import PROTOCOLS
+from apiserver.validation.names import validate_port_num_or_name
 from apiserver.validation.field import Cause, GoRaw
 from apiserver.validation.meta import validate_object_meta
 from apiserver.validation.values import as_dict, as_int, as_list, as_str, dicts
