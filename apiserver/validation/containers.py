@@ -1,4 +1,4 @@
-"""Container validation: names, images, ports, env, mounts, probes, resources.
+"""Container validation: names, images, ports, env, mounts, resources, security context.
 
 Follows ``validateContainerCommon`` and friends in Kubernetes' core validation,
 including their ordering and field paths, so a bad container produces the same

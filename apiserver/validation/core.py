@@ -16,7 +16,7 @@ from apiserver.validation.containers import PROTOCOLS
 from apiserver.validation.field import Cause
 from apiserver.validation.meta import immutable, kube_finalizer_name, validate_object_meta
 from apiserver.validation.values import (
-    IS_NEGATIVE, as_dict, as_list, as_str, dicts, parse_quantity, quantity_text,
+    IS_NEGATIVE, as_dict, as_int, as_list, as_str, dicts, parse_quantity, quantity_text,
 )
 
 __all__ = [
@@ -234,8 +234,7 @@ def validate_endpoints(obj: dict[str, Any]) -> list[Cause]:
                 causes.append(field.required(field.child(port_path, "name")))
             elif name:
                 causes += names.validate_dns1123_label(name, field.child(port_path, "name"))
-            number = port.get("port")
-            number = number if isinstance(number, int) and not isinstance(number, bool) else 0
+            number = as_int(port.get("port")) or 0
             causes += [field.invalid(field.child(port_path, "port"), number, m)
                        for m in names.is_valid_port_num(number)]
             protocol = as_str(port.get("protocol"))

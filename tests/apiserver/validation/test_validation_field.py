@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import apiserver.validation as validation
 from apiserver.validation import field, invalid_message
 
 
 def test_public_api_is_exported() -> None:
+    assert {"validate", "check_schema", "invalid_message"} <= set(validation.__all__)
+    for info in pkgutil.iter_modules(validation.__path__):
+        module = importlib.import_module(f"apiserver.validation.{info.name}")
+        for name in module.__all__:
+            assert hasattr(module, name), (info.name, name)
     for name in validation.__all__:
         assert hasattr(validation, name), name
-    assert {"validate", "check_schema", "invalid_message"} <= set(validation.__all__)
-    for name in field.__all__:
-        assert hasattr(field, name), name
 
 
 def test_bodies_follow_error_body() -> None:
