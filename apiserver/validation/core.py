@@ -259,12 +259,14 @@ def _event_namespace(obj: dict[str, Any], involved_namespace: str) -> list[Cause
     return []
 
 
-def _reporting_fields(obj: dict[str, Any], message_field: str) -> list[Cause]:
+def _reporting_fields(obj: dict[str, Any], controller_field: str,
+                      message_field: str) -> list[Cause]:
+    """New-style event fields; core/v1 calls the controller ``reportingComponent``."""
     causes: list[Cause] = []
-    controller = as_str(obj.get("reportingController"))
+    controller = as_str(obj.get(controller_field))
     if not controller:
-        causes.append(field.required("reportingController"))
-    causes += names.validate_qualified_name(controller, "reportingController")
+        causes.append(field.required(controller_field))
+    causes += names.validate_qualified_name(controller, controller_field)
     for attr, limit in (("reportingInstance", 128), ("action", 128), ("reason", 128)):
         value = as_str(obj.get(attr))
         if not value:
@@ -285,7 +287,7 @@ def validate_event(obj: dict[str, Any]) -> list[Cause]:
         causes.append(field.required("involvedObject"))
     causes += _event_namespace(obj, as_str(as_dict(involved).get("namespace")))
     if obj.get("eventTime"):
-        causes += _reporting_fields(obj, "message")
+        causes += _reporting_fields(obj, "reportingComponent", "message")
     return causes
 
 
@@ -301,4 +303,4 @@ def validate_events_v1_event(obj: dict[str, Any]) -> list[Cause]:
     for attr in ("deprecatedFirstTimestamp", "deprecatedLastTimestamp"):
         if obj.get(attr):
             causes.append(field.invalid(attr, "", "needs to be unset"))
-    return causes + _reporting_fields(obj, "note")
+    return causes + _reporting_fields(obj, "reportingController", "note")

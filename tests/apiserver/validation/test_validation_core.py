@@ -249,6 +249,11 @@ def test_core_events_need_an_involved_object() -> None:
         'involvedObject.namespace: Invalid value: "other": does not match event.namespace']
     obj["involvedObject"]["namespace"] = "default"
     assert validate(ev, obj) == []
+    obj.update(eventTime="2025-01-01T00:00:00.000000Z", reportingComponent="k8py.io/kubelet",
+               reportingInstance="node-1", action="Started")
+    assert validate(ev, obj) == []
+    del obj["reportingComponent"]
+    assert set(fields(validate(ev, obj))) == {"reportingComponent"}
 
 
 def test_events_v1_need_reporting_fields() -> None:
