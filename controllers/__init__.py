@@ -1,0 +1,1 @@
+"""The controller manager: workload and cluster controllers, one class each (``python -m controllers``)."""

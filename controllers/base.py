@@ -1,0 +1,75 @@
+"""The run loop every informer-driven controller shares.
+
+A controller here is one class with ``reconcile(key)`` (STYLE.md section 2):
+its informer handlers only enqueue ``namespace/name`` keys and its workers
+turn keys into API writes.  What is common to all of them -- waiting until
+the caches have synced before the first reconcile, running N workers over a
+rate-limited queue, shutting the queue down on exit -- lives here once.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from machinery.informer import DeletedFinalStateUnknown, Indexer, Informer, meta_key
+from machinery.reconciler import Requeue, run_workers
+from machinery.workqueue import Clock, RateLimitingQueue
+
+__all__ = ["QueueController", "object_of", "ensure_index"]
+
+Obj = dict[str, Any]
+
+
+def object_of(obj: Obj | DeletedFinalStateUnknown) -> Obj:
+    """The object behind a delete notification, tombstone or not."""
+    return obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+
+
+def ensure_index(informer: Informer | Indexer, name: str, fn: Any) -> None:
+    """Add an index unless a controller sharing the informer already did."""
+    indexer = informer.indexer if isinstance(informer, Informer) else informer
+    try:
+        indexer.add_indexer(name, fn)
+    except ValueError:
+        pass  # same name, same meaning: the index is already there
+
+
+class QueueController(abc.ABC):
+    """Base of a keyed controller: a queue, its informers, and ``run(workers)``."""
+
+    def __init__(self, name: str, informers: Sequence[Informer], *,
+                 clock: Clock | None = None) -> None:
+        self.name = name
+        self.queue: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
+        self.informers = list(informers)
+        self.log = logging.getLogger(f"controllers.{name}")
+
+    def enqueue(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        if isinstance(obj, DeletedFinalStateUnknown):
+            self.queue.add(obj.key)
+        else:
+            self.queue.add(meta_key(obj))
+
+    def enqueue_after(self, obj: Obj, seconds: float) -> None:
+        self.queue.add_after(meta_key(obj), seconds)
+
+    def has_synced(self) -> bool:
+        return all(informer.has_synced() for informer in self.informers)
+
+    @abc.abstractmethod
+    async def reconcile(self, key: str) -> Requeue | None:
+        """Converge one object; raise to retry with back-off."""
+
+    async def run(self, workers: int) -> None:
+        """Wait for the caches, then reconcile until cancelled."""
+        self.log.info("%s controller: waiting for caches to sync", self.name)
+        while not self.has_synced():
+            await asyncio.gather(*(informer.wait_for_sync(1.0) for informer in self.informers))
+        try:
+            await run_workers(self.queue, self, workers, name=self.name, logger=self.log)
+        finally:
+            self.queue.shutdown()
