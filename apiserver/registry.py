@@ -26,7 +26,7 @@ from . import strategy
 from .allocator import IP_PREFIX, PORT_PREFIX, ServiceAllocator
 from .defaults import apply_defaults
 from .storage import Storage
-from .validation import check_schema, invalid_message, validate
+from .validation import check_schema, decode_error_message, invalid_message, validate
 
 __all__ = ["Registry", "WriteOptions"]
 
@@ -138,10 +138,7 @@ class Registry:
         errs, warnings = check_schema(resource, body, field_validation=opts.field_validation)
         opts.warnings.extend(warnings)
         if errs:
-            if all(e.startswith("unknown field") for e in errs):
-                raise errors.BadRequest("strict decoding error: " + ", ".join(errs))
-            raise errors.BadRequest(f'{resource.kind} in version "{resource.version}" cannot be handled as a '
-                                    f"{resource.kind}: " + ", ".join(errs))
+            raise errors.BadRequest(decode_error_message(resource, errs))
 
     def _validate(self, resource: Resource, obj: Obj, old: Obj | None) -> None:
         causes = validate(resource, obj, old)
