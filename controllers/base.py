@@ -15,13 +15,23 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from machinery.meta import get_controller_of
 from machinery.informer import DeletedFinalStateUnknown, Indexer, Informer, meta_key
 from machinery.reconciler import Requeue, run_workers
 from machinery.workqueue import Clock, RateLimitingQueue
 
-__all__ = ["QueueController", "object_of", "ensure_index"]
+__all__ = ["QueueController", "object_of", "ensure_index", "CONTROLLER_UID_INDEX",
+           "controller_uid_index"]
 
 Obj = dict[str, Any]
+
+CONTROLLER_UID_INDEX = "controllerUID"
+
+
+def controller_uid_index(obj: Obj) -> list[str]:
+    """Index children by the uid of their controlling owner."""
+    ref = get_controller_of(obj)
+    return [str(ref["uid"])] if ref and ref.get("uid") else []
 
 
 def object_of(obj: Obj | DeletedFinalStateUnknown) -> Obj:

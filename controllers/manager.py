@@ -19,6 +19,7 @@ import asyncio
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from machinery.client import ApiClient
@@ -51,6 +52,7 @@ class ControllerContext:
     events: EventBroadcaster
     options: argparse.Namespace = field(default_factory=argparse.Namespace)
     clock: Clock = field(default_factory=RealClock)
+    wall: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     def recorder(self, component: str) -> EventRecorder:
         return self.events.recorder(component)

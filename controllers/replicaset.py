@@ -1,0 +1,345 @@
+"""The ReplicaSet controller: keep ``spec.replicas`` pods running for each ReplicaSet.
+
+It follows ``pkg/controller/replicaset/replica_set.go``: a sync claims the
+pods the selector matches (adopting orphans, releasing strays), and -- only
+when the informer has caught up with this controller's own earlier creates
+and deletes (``machinery.expectations``) -- creates the missing pods in
+slow-start batches or deletes the surplus, least valuable first
+(``controllers.podranking``).  It then writes ``status``; a pod that is
+ready but not yet available under ``minReadySeconds`` brings the key back
+when it will have become available.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from controllers.base import (
+    CONTROLLER_UID_INDEX,
+    QueueController,
+    controller_uid_index,
+    ensure_index,
+    object_of,
+)
+from controllers.manager import ControllerContext
+from controllers.podranking import pods_to_delete
+from controllers.refmanager import ControllerRefManager, recheck_owner
+from machinery import errors
+from machinery.events import NORMAL, WARNING
+from machinery.expectations import UIDTrackingExpectations
+from machinery.informer import DeletedFinalStateUnknown, meta_key
+from machinery.meta import (
+    deepcopy_json,
+    format_time,
+    get_condition,
+    get_controller_of,
+    is_being_deleted,
+    labels,
+    owner_reference,
+    parse_time,
+    pod_is_active,
+    pod_is_available,
+    pod_is_ready,
+    split_key,
+)
+from machinery.reconciler import Requeue
+from machinery.selectors import label_selector_from_dict, label_selector_from_set
+from machinery.slowstart import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
+
+__all__ = ["ReplicaSetController", "BURST_REPLICAS", "pod_from_template", "replicaset_status",
+           "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE", "FAILED_DELETE"]
+
+Obj = dict[str, Any]
+
+# At most this many pods are created or deleted per sync (Kubernetes' BurstReplicas).
+BURST_REPLICAS = 500
+
+SUCCESSFUL_CREATE = "SuccessfulCreate"
+FAILED_CREATE = "FailedCreate"
+SUCCESSFUL_DELETE = "SuccessfulDelete"
+FAILED_DELETE = "FailedDelete"
+REPLICA_FAILURE = "ReplicaFailure"
+
+
+def pod_from_template(owner: Obj) -> Obj:
+    """A new pod for ``owner`` (a ReplicaSet): its template plus a controller reference."""
+    template = owner["spec"].get("template") or {}
+    tmeta = template.get("metadata") or {}
+    meta: Obj = {"generateName": f"{owner['metadata']['name']}-",
+                 "namespace": owner["metadata"].get("namespace"),
+                 "ownerReferences": [owner_reference(owner)]}
+    for field in ("labels", "annotations", "finalizers"):
+        if tmeta.get(field):
+            meta[field] = deepcopy_json(tmeta[field])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": deepcopy_json(template.get("spec") or {})}
+
+
+def replicaset_status(rs: Obj, pods: list[Obj], manage_error: Exception | None,
+                      now: datetime) -> Obj:
+    """The status a sync writes, with zero counts left out as Kubernetes omits them."""
+    spec = rs.get("spec") or {}
+    min_ready = int(spec.get("minReadySeconds") or 0)
+    template_labels = label_selector_from_set(
+        ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {})
+    fully_labeled = sum(1 for p in pods if template_labels.matches(labels(p)))
+    ready = sum(1 for p in pods if pod_is_ready(p))
+    available = sum(1 for p in pods if pod_is_available(p, min_ready, now))
+    status: Obj = {"replicas": len(pods)}
+    for name, value in (("fullyLabeledReplicas", fully_labeled), ("readyReplicas", ready),
+                        ("availableReplicas", available)):
+        if value:
+            status[name] = value
+    status["observedGeneration"] = int((rs.get("metadata") or {}).get("generation") or 1)
+    old = rs.get("status") or {}
+    conditions = [dict(c) for c in old.get("conditions") or () if c.get("type") != REPLICA_FAILURE]
+    failure = get_condition(old.get("conditions"), REPLICA_FAILURE)
+    if manage_error is not None:
+        if failure is None:
+            diff = len(pods) - int(spec.get("replicas", 1))
+            reason = FAILED_CREATE if diff < 0 else FAILED_DELETE if diff > 0 else ""
+            failure = {"type": REPLICA_FAILURE, "status": "True", "reason": reason,
+                       "message": str(manage_error),
+                       "lastTransitionTime": format_time(now)}
+        conditions.append(dict(failure))
+    if conditions:
+        status["conditions"] = conditions
+    return status
+
+
+class ReplicaSetController(QueueController):
+    """Creates and deletes pods so each ReplicaSet has ``spec.replicas`` of them."""
+
+    def __init__(self, ctx: ControllerContext, *, burst_replicas: int = BURST_REPLICAS) -> None:
+        self.rs_informer = ctx.informers.informer("replicasets")
+        self.pod_informer = ctx.informers.informer("pods")
+        super().__init__("replicaset", [self.rs_informer, self.pod_informer], clock=ctx.clock)
+        self.client = ctx.client
+        self.wall = ctx.wall
+        self.recorder = ctx.recorder("replicaset-controller")
+        self.burst_replicas = burst_replicas
+        self.expectations = UIDTrackingExpectations(ctx.clock)
+        ensure_index(self.pod_informer, CONTROLLER_UID_INDEX, controller_uid_index)
+        ensure_index(self.rs_informer, CONTROLLER_UID_INDEX, controller_uid_index)
+        self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new),
+                                     self._rs_deleted)
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    # -- event handlers: they only settle expectations and enqueue keys ----------
+
+    def _rs_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        key = obj.key if isinstance(obj, DeletedFinalStateUnknown) else meta_key(obj)
+        self.expectations.delete(key)
+        self.queue.add(key)
+
+    def _resolve(self, namespace: str | None, ref: Obj | None) -> Obj | None:
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return None
+        rs = self.rs_informer.get(f"{namespace}/{ref.get('name')}")
+        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
+            return None
+        return rs
+
+    def _matching_replicasets(self, pod: Obj) -> list[Obj]:
+        found = []
+        for rs in self.rs_informer.list(pod["metadata"].get("namespace")):
+            try:
+                selector = label_selector_from_dict((rs.get("spec") or {}).get("selector"))
+            except errors.Invalid:
+                continue
+            if not selector.empty and selector.matches(labels(pod)):
+                found.append(rs)
+        return found
+
+    def _pod_added(self, pod: Obj) -> None:
+        if is_being_deleted(pod):
+            self._pod_deleted(pod)  # a restarted manager may see a pod already going
+            return
+        rs = self._resolve(pod["metadata"].get("namespace"), get_controller_of(pod))
+        if rs is not None:
+            self.expectations.creation_observed(meta_key(rs))
+            self.enqueue(rs)
+            return
+        if get_controller_of(pod) is None:
+            for candidate in self._matching_replicasets(pod):
+                self.enqueue(candidate)
+
+    def _pod_updated(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
+            return  # a periodic resync, not a change
+        labels_changed = labels(old) != labels(cur)
+        if is_being_deleted(cur):
+            self._pod_deleted(cur)
+            if labels_changed:
+                self._pod_deleted(old)
+            return
+        namespace = cur["metadata"].get("namespace")
+        old_ref, cur_ref = get_controller_of(old), get_controller_of(cur)
+        ref_changed = (old_ref or {}).get("uid") != (cur_ref or {}).get("uid")
+        if ref_changed and old_ref is not None:
+            previous = self._resolve(namespace, old_ref)
+            if previous is not None:
+                self.enqueue(previous)
+        if cur_ref is not None:
+            rs = self._resolve(namespace, cur_ref)
+            if rs is None:
+                return
+            self.enqueue(rs)
+            min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
+            if not pod_is_ready(old) and pod_is_ready(cur) and min_ready > 0:
+                self.enqueue_after(rs, min_ready + 1)
+            return
+        if labels_changed or ref_changed:
+            for candidate in self._matching_replicasets(cur):
+                self.enqueue(candidate)
+
+    def _pod_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        pod = object_of(obj)
+        rs = self._resolve(pod["metadata"].get("namespace"), get_controller_of(pod))
+        if rs is None:
+            return
+        rs_key = meta_key(rs)
+        self.expectations.deletion_observed_of(rs_key, meta_key(pod))
+        self.queue.add(rs_key)
+
+    # -- reconcile --------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Requeue | None:
+        namespace, _ = split_key(key)
+        cached = self.rs_informer.get(key)
+        if cached is None:
+            self.expectations.delete(key)
+            return None
+        rs = deepcopy_json(cached)
+        needs_sync = self.expectations.satisfied(key)
+        try:
+            selector = label_selector_from_dict((rs.get("spec") or {}).get("selector"))
+        except errors.Invalid as exc:
+            self.log.error("replicaset %s has an invalid selector: %s", key, exc)
+            return None  # only an edit of the object can fix this
+        candidates = [p for p in self.pod_informer.list(namespace) if pod_is_active(p)]
+        pods = await ControllerRefManager(
+            self.client, rs, selector, "pods",
+            recheck_owner(self.client, "replicasets", rs)).claim(candidates)
+        manage_error: Exception | None = None
+        if needs_sync and not is_being_deleted(rs):
+            try:
+                await self._manage_replicas(key, pods, rs)
+            except Exception as exc:  # reported in status first, then retried
+                manage_error = exc
+        now = self.wall()
+        status = replicaset_status(rs, pods, manage_error, now)
+        await self._write_status(rs, status)
+        if manage_error is not None:
+            raise manage_error
+        return self._availability_requeue(rs, pods, status, now)
+
+    async def _write_status(self, rs: Obj, status: Obj) -> None:
+        """Write ``status`` if it differs; on a conflict retry once on a fresh read.
+
+        The cache often lags our own previous status write by a moment; one
+        re-read settles that without a trip through the rate limiter.
+        """
+        if status == (rs.get("status") or {}):
+            return
+        rs["status"] = status
+        try:
+            await self.client.update_status("replicasets", rs)
+        except errors.Conflict:
+            fresh = await self.client.get("replicasets", rs["metadata"]["name"],
+                                          rs["metadata"].get("namespace"))
+            if fresh["metadata"].get("uid") != rs["metadata"].get("uid"):
+                return  # replaced by a namesake: its own sync will follow
+            if fresh["metadata"].get("generation") != rs["metadata"].get("generation"):
+                raise  # the spec moved on: sync again from the cache
+            fresh["status"] = status
+            await self.client.update_status("replicasets", fresh)
+
+    def _availability_requeue(self, rs: Obj, pods: list[Obj], status: Obj,
+                              now: datetime) -> Requeue | None:
+        """When the next ready pod becomes available under minReadySeconds."""
+        min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
+        if min_ready <= 0 or status.get("availableReplicas", 0) == status["replicas"]:
+            return None
+        waits = []
+        for pod in pods:
+            if pod_is_ready(pod) and not pod_is_available(pod, min_ready, now):
+                cond = get_condition((pod.get("status") or {}).get("conditions"), "Ready") or {}
+                since = cond.get("lastTransitionTime")
+                start = parse_time(since) if since else now
+                waits.append((start + timedelta(seconds=min_ready) - now).total_seconds())
+        if not waits:
+            return None
+        return Requeue(after=max(min(waits), 0.0) + 0.5)
+
+    async def _manage_replicas(self, key: str, pods: list[Obj], rs: Obj) -> None:
+        diff = len(pods) - int(rs["spec"].get("replicas", 1))
+        if diff < 0:
+            await self._create_pods(key, rs, min(-diff, self.burst_replicas))
+        elif diff > 0:
+            await self._delete_pods(key, rs, pods, min(diff, self.burst_replicas))
+
+    async def _create_pods(self, key: str, rs: Obj, count: int) -> None:
+        # Expect every create before the first is sent: its watch event may
+        # arrive before the create call even returns.
+        self.expectations.expect_creations(key, count)
+        self.log.info("replicaset %s: too few replicas, creating %d", key, count)
+
+        async def create_one() -> None:
+            try:
+                created = await self.client.create("pods", pod_from_template(rs))
+            except errors.ApiError as exc:
+                self.recorder.event(rs, WARNING, FAILED_CREATE, f"Error creating: {exc.message}")
+                raise
+            self.recorder.event(rs, NORMAL, SUCCESSFUL_CREATE,
+                                f"Created pod: {created['metadata']['name']}")
+
+        successes, failures = await slow_start_batch(count, SLOW_START_INITIAL_BATCH_SIZE,
+                                                     create_one)
+        for _ in range(count - successes):
+            self.expectations.creation_observed(key)  # never made, so never observed
+        if failures:
+            raise failures[0]
+
+    def _related_pods(self, rs: Obj, own: list[Obj]) -> list[Obj]:
+        """Active pods of every ReplicaSet sharing this one's controller (ranking context).
+
+        A ReplicaSet without a controller ranks against its own pods.
+        """
+        ref = get_controller_of(rs)
+        if ref is None:
+            return own
+        seen: dict[str, Obj] = {}
+        for sibling in self.rs_informer.indexer.by_index(CONTROLLER_UID_INDEX, str(ref["uid"])):
+            if sibling["metadata"].get("namespace") != rs["metadata"].get("namespace"):
+                continue
+            for pod in self.pod_informer.indexer.by_index(CONTROLLER_UID_INDEX,
+                                                          str(sibling["metadata"]["uid"])):
+                seen.setdefault(str(pod["metadata"].get("uid")), pod)
+        return list(seen.values())
+
+    async def _delete_pods(self, key: str, rs: Obj, pods: list[Obj], count: int) -> None:
+        victims = pods_to_delete(pods, self._related_pods(rs, pods), count, self.wall())
+        self.expectations.expect_deletions_of(key, [meta_key(p) for p in victims])
+        self.log.info("replicaset %s: too many replicas, deleting %d", key, count)
+
+        async def delete_one(pod: Obj) -> None:
+            name = pod["metadata"]["name"]
+            try:
+                await self.client.delete("pods", name, pod["metadata"].get("namespace"))
+            except errors.NotFound:
+                self.expectations.deletion_observed_of(key, meta_key(pod))
+                return
+            except errors.ApiError as exc:
+                # The informer will never see this deletion: stop expecting it.
+                self.expectations.deletion_observed_of(key, meta_key(pod))
+                self.recorder.event(rs, WARNING, FAILED_DELETE, f"Error deleting: {exc.message}")
+                raise
+            self.recorder.event(rs, NORMAL, SUCCESSFUL_DELETE, f"Deleted pod: {name}")
+
+        results = await asyncio.gather(*(delete_one(p) for p in victims), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
