@@ -1,0 +1,136 @@
+"""Which pods back a Service, and at which ports: the rules Endpoints and EndpointSlices share.
+
+Both endpoint controllers (and anything else that turns Services into
+addresses) must agree with Kubernetes' ``pkg/api/v1/pod.FindPort`` and
+``endpointutil``: a pod counts once it has an IP and is not terminal, a
+named ``targetPort`` resolves through the pod's containerPorts, and a pod's
+hostname is published only for the Service its ``subdomain`` names.  The
+informer wiring (a pod change wakes every Service that selects the pod,
+before and after a label change) is shared here too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from machinery.informer import DeletedFinalStateUnknown, Informer, meta_key
+from machinery.meta import is_being_deleted, labels, pod_is_terminal
+
+__all__ = [
+    "find_port",
+    "pod_ip",
+    "pod_in_endpoints",
+    "should_set_hostname",
+    "service_selector",
+    "services_for_pod",
+    "watch_service_pods",
+    "is_headless",
+]
+
+Obj = dict[str, Any]
+
+
+def find_port(pod: Mapping[str, Any], service_port: Mapping[str, Any]) -> int | None:
+    """The pod port a service port sends to; ``None`` when a named port is missing."""
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int):
+        return target
+    if not isinstance(target, str) or not target:
+        return None
+    protocol = service_port.get("protocol") or "TCP"
+    spec = pod.get("spec") or {}
+    sidecars = [c for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"]
+    for container in [*(spec.get("containers") or ()), *sidecars]:
+        for port in container.get("ports") or ():
+            if port.get("name") == target and (port.get("protocol") or "TCP") == protocol:
+                return int(port["containerPort"])
+    return None
+
+
+def pod_ip(pod: Mapping[str, Any], family: int = 4) -> str | None:
+    """The pod's address of one IP family (``status.podIPs``, else ``status.podIP``)."""
+    status = pod.get("status") or {}
+    candidates = [entry.get("ip") for entry in status.get("podIPs") or ()] or [status.get("podIP")]
+    for ip in candidates:
+        if not ip:
+            continue
+        try:
+            if ipaddress.ip_address(ip).version == family:
+                return str(ip)
+        except ValueError:
+            continue
+    return None
+
+
+def pod_in_endpoints(pod: Mapping[str, Any], *, include_terminating: bool) -> bool:
+    """``endpointutil.ShouldPodBeInEndpoints``: has an IP, not terminal, and maybe not terminating."""
+    if pod_ip(pod) is None:
+        return False
+    if pod_is_terminal(pod):
+        return False
+    return include_terminating or not is_being_deleted(pod)
+
+
+def should_set_hostname(pod: Mapping[str, Any], service: Mapping[str, Any]) -> bool:
+    """A pod's ``hostname`` is published for the Service named by its ``subdomain``."""
+    spec = pod.get("spec") or {}
+    return (bool(spec.get("hostname"))
+            and spec.get("subdomain") == (service.get("metadata") or {}).get("name")
+            and (pod.get("metadata") or {}).get("namespace")
+            == (service.get("metadata") or {}).get("namespace"))
+
+
+def is_headless(service: Mapping[str, Any]) -> bool:
+    return (service.get("spec") or {}).get("clusterIP") == "None"
+
+
+def service_selector(service: Mapping[str, Any]) -> dict[str, str] | None:
+    """The equality selector, or ``None`` for a Service whose endpoints someone else manages."""
+    selector = (service.get("spec") or {}).get("selector")
+    return dict(selector) if selector else None
+
+
+def _selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    selector = service_selector(service)
+    if selector is None:
+        return False
+    pod_labels = labels(pod)
+    return all(pod_labels.get(k) == v for k, v in selector.items())
+
+
+def services_for_pod(services: Informer, pod: Mapping[str, Any]) -> set[str]:
+    """Keys of the Services in the pod's namespace whose selector matches it."""
+    namespace = (pod.get("metadata") or {}).get("namespace")
+    if not namespace:
+        return set()
+    return {meta_key(svc) for svc in services.list(namespace) if _selects(svc, pod)}
+
+
+def watch_service_pods(services: Informer, pods: Informer,
+                       enqueue: Callable[[str], None]) -> None:
+    """Enqueue a Service key whenever it, or a pod it selects (before or after), changes."""
+
+    def service_changed(obj: Obj | DeletedFinalStateUnknown) -> None:
+        enqueue(obj.key if isinstance(obj, DeletedFinalStateUnknown) else meta_key(obj))
+
+    def pod_added(pod: Obj) -> None:
+        for key in services_for_pod(services, pod):
+            enqueue(key)
+
+    def pod_updated(old: Obj, new: Obj) -> None:
+        if (old.get("metadata") or {}).get("resourceVersion") == \
+                (new.get("metadata") or {}).get("resourceVersion"):
+            return  # a resync: nothing about the pod changed
+        keys = services_for_pod(services, new)
+        if labels(old) != labels(new):
+            keys |= services_for_pod(services, old)
+        for key in keys:
+            enqueue(key)
+
+    def pod_deleted(obj: Obj | DeletedFinalStateUnknown) -> None:
+        pod_added(obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj)
+
+    services.add_handler(service_changed, lambda _old, new: service_changed(new), service_changed)
+    pods.add_handler(pod_added, pod_updated, pod_deleted)
