@@ -336,13 +336,15 @@ class ApiClient:
                     resource_version: str | None = None, label_selector: str | None = None,
                     field_selector: str | None = None, allow_bookmarks: bool = True,
                     timeout_seconds: int | None = None,
-                    send_initial_events: bool = False) -> AsyncIterator[WatchEvent]:
+                    send_initial_events: bool = False,
+                    accept: str | None = None) -> AsyncIterator[WatchEvent]:
         """Yield the events of one watch stream until the server ends it.
 
         An ERROR event raises its ``ApiError``; any 410 raises ``Expired`` so
         callers relist on one class.  Re-watching is the caller's business
         (see ``machinery.watch.Reflector``).  Use ``contextlib.aclosing`` to
-        release the connection promptly when stopping early.
+        release the connection promptly when stopping early.  ``accept`` asks
+        for another representation, e.g. the Table rows ``kubectl get -w`` prints.
         """
         res = resolve_resource(resource)
         params = _compact({
@@ -357,7 +359,7 @@ class ApiClient:
         path = resource_path(res, namespace if res.namespaced else None)
         try:
             async with self._http.stream(
-                    "GET", path, params=params,
+                    "GET", path, params=params, headers={"Accept": accept} if accept else None,
                     timeout=httpx.Timeout(self.timeout, read=read_timeout)) as response:
                 if response.status_code >= 400:
                     await response.aread()
