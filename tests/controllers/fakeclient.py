@@ -7,7 +7,8 @@ preconditions, finalizers and propagation policies on delete, the status and
 finalize subresources, generateName) and mirrors every write into the
 informer stores of an attached ``SharedInformerFactory``, so a second
 reconcile sees the world the first one left behind -- the idempotency tests
-rely on that.
+rely on that.  Writes reach the caches as watch events, so informer handlers
+run (and enqueue) as they would against a real server.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ class FakeClient:
         obj.setdefault("kind", res.kind)
         self.objects[key] = obj
         for informer in self._informers(res, meta.get("namespace")):
-            informer.indexer.add(deepcopy_json(obj))
+            kind = "MODIFIED" if informer.indexer.get(obj) is not None else "ADDED"
+            informer.apply({"type": kind, "object": deepcopy_json(obj)})
         return deepcopy_json(obj)
 
     def _remove(self, res: Resource, obj: Obj) -> None:
@@ -104,7 +106,8 @@ class FakeClient:
         self.objects.pop((res.qualified, meta.get("namespace") if res.namespaced else None,
                           meta["name"]), None)
         for informer in self._informers(res, meta.get("namespace")):
-            informer.indexer.delete(obj)
+            if informer.indexer.get(obj) is not None:
+                informer.apply({"type": "DELETED", "object": deepcopy_json(obj)})
 
     def _informers(self, res: Resource, namespace: str | None) -> list[Any]:
         if self.factory is None:
@@ -304,3 +307,19 @@ def fake_context(**options: Any) -> tuple[ControllerContext, FakeClient, FakeClo
                             options=argparse.Namespace(**options), clock=clock,
                             wall=wall_of(clock))
     return ctx, client, clock
+
+
+async def drain(controller: Any, limit: int = 100) -> list[str]:
+    """Reconcile queued keys until the queue is empty; the keys processed, in order.
+
+    Timed requeues are ignored and errors propagate, so a test sees them.
+    """
+    processed: list[str] = []
+    while len(controller.queue) and len(processed) < limit:
+        key = await controller.queue.get()
+        try:
+            await controller.reconcile(key)
+        finally:
+            controller.queue.done(key)
+        processed.append(key)
+    return processed
