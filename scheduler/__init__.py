@@ -1,0 +1,1 @@
+"""k8py's scheduler: assigns pending pods to nodes (``python -m scheduler``)."""

@@ -1,0 +1,118 @@
+"""``python -m scheduler``: the kube-scheduler process.
+
+Caches (pods, nodes, services) fill as soon as the process starts, so a
+standby is warm; only the holder of the ``kube-system/kube-scheduler`` Lease
+runs the scheduling loop, so two schedulers can run for availability and
+never bind the same pod twice.  Losing the lease stops the loop (in-flight
+binds are requeued) and the process campaigns again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+import uuid
+
+from machinery.client import ApiClient
+from machinery.component import Health, add_common_flags, flag, run, serve_health, setup_logging
+from machinery.events import EventBroadcaster
+from machinery.informer import SharedInformerFactory
+from machinery.leaderelection import LeaderElector
+from scheduler import metrics
+from scheduler.plugins import build_profile
+from scheduler.scheduler import DEFAULT_SCHEDULER_NAME, Scheduler
+
+__all__ = ["build_parser", "main", "serve"]
+
+log = logging.getLogger("scheduler")
+
+_SYNC_LOG_EVERY = 10.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scheduler", description="k8py scheduler: assigns pending pods to nodes")
+    flag(parser, "--kubeconfig", env="KUBECONFIG",
+         help="kubeconfig file to connect with (kubectl's lookup rules when unset)")
+    flag(parser, "--master", env="K8PY_MASTER",
+         help="API server URL; overrides the kubeconfig's server")
+    flag(parser, "--scheduler-name", env="K8PY_SCHEDULER_NAME", default=DEFAULT_SCHEDULER_NAME,
+         help="schedule pods whose spec.schedulerName is this")
+    flag(parser, "--leader-elect", env="K8PY_LEADER_ELECT", default=True, type=bool,
+         help="run the loop only while holding the leader Lease")
+    flag(parser, "--leader-elect-lease-duration", env="K8PY_LEADER_ELECT_LEASE_DURATION",
+         default=15.0, type=float, help="seconds a standby waits before taking an unrenewed lease")
+    flag(parser, "--leader-elect-renew-deadline", env="K8PY_LEADER_ELECT_RENEW_DEADLINE",
+         default=10.0, type=float, help="seconds the leader keeps trying to renew before it stops")
+    flag(parser, "--leader-elect-retry-period", env="K8PY_LEADER_ELECT_RETRY_PERIOD",
+         default=2.0, type=float, help="seconds between lease attempts")
+    flag(parser, "--leader-elect-resource-name", env="K8PY_LEADER_ELECT_RESOURCE_NAME",
+         default="kube-scheduler", help="name of the Lease")
+    flag(parser, "--leader-elect-resource-namespace", env="K8PY_LEADER_ELECT_RESOURCE_NAMESPACE",
+         default="kube-system", help="namespace of the Lease")
+    add_common_flags(parser, health_port=10259)
+    return parser
+
+
+def _client(args: argparse.Namespace) -> ApiClient:
+    if args.master:
+        return ApiClient(args.master, user_agent="k8py-scheduler")
+    return ApiClient.from_kubeconfig(args.kubeconfig)
+
+
+async def _wait_for_sync(factory: SharedInformerFactory) -> None:
+    while not await factory.wait_for_sync(_SYNC_LOG_EVERY):
+        log.info("waiting for the pod, node and service caches to sync")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    client = _client(args)
+    informers = SharedInformerFactory(client)
+    broadcaster = EventBroadcaster(client)
+    scheduler = Scheduler(client, informers, broadcaster.recorder(args.scheduler_name, identity),
+                          profile=build_profile(args.scheduler_name))
+    health = Health()
+    health.add_check("informer-sync", scheduler.has_synced, ready_only=True)
+    server = await serve_health(health, args.health_address, args.health_port)
+    port = server.sockets[0].getsockname()[1]
+    log.info("serving /healthz, /readyz and /metrics", extra={"port": port})
+    lease = args.leader_elect_resource_name
+    try:
+        await informers.start()
+        await _wait_for_sync(informers)
+        if not args.leader_elect:
+            await scheduler.run()
+            return
+        elector = LeaderElector(
+            client, lock_name=lease, lock_namespace=args.leader_elect_resource_namespace,
+            identity=identity, lease_duration=args.leader_elect_lease_duration,
+            renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period, logger=log)
+        metrics.leader.labels(lease).set(0)
+        while True:
+            log.info("attempting to acquire the leader lease", extra={"identity": identity})
+
+            async def lead() -> None:
+                metrics.leader.labels(lease).set(1)
+                await scheduler.run()
+
+            await elector.run(lead, lambda: metrics.leader.labels(lease).set(0))
+    finally:
+        server.close()
+        await informers.stop()
+        await broadcaster.stop(timeout=2.0)
+        await client.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logger = setup_logging("scheduler", args.log_level, args.log_format)
+    return run(lambda: serve(args), logger=logger)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
