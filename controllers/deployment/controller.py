@@ -1,0 +1,162 @@
+"""The Deployment controller: roll pod templates out through ReplicaSets (``deployment_controller.go``).
+
+One sync settles which ReplicaSets the deployment owns, then does exactly
+one of: report status only (being deleted), resize (paused, or
+``spec.replicas`` changed), roll back (the legacy annotation), or take a
+rollout step with the deployment's strategy.  The steps live in the
+sibling modules; this class wires informers to the queue and dispatches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controllers.base import QueueController, object_of
+from controllers.deployment import util
+from controllers.deployment.recreate import Recreate
+from controllers.deployment.rollback import Rollback, rollback_target
+from controllers.deployment.rolling import RollingUpdate
+from controllers.manager import ControllerContext
+from machinery import errors
+from machinery.events import WARNING
+from machinery.informer import DeletedFinalStateUnknown
+from machinery.meta import deepcopy_json, get_controller_of, is_being_deleted, labels
+from machinery.reconciler import Requeue
+from machinery.selectors import label_selector_from_dict
+
+__all__ = ["DeploymentController", "SELECTING_ALL"]
+
+Obj = dict[str, Any]
+
+SELECTING_ALL = "SelectingAll"
+
+
+class DeploymentController(RollingUpdate, Recreate, Rollback, QueueController):
+    """Creates, scales and retires ReplicaSets so pods match each Deployment's template."""
+
+    def __init__(self, ctx: ControllerContext) -> None:
+        self.d_informer = ctx.informers.informer("deployments")
+        self.rs_informer = ctx.informers.informer("replicasets")
+        self.pod_informer = ctx.informers.informer("pods")
+        QueueController.__init__(self, "deployment",
+                                 [self.d_informer, self.rs_informer, self.pod_informer],
+                                 clock=ctx.clock)
+        self.client = ctx.client
+        self.wall = ctx.wall
+        self.recorder = ctx.recorder("deployment-controller")
+        self.d_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new),
+                                    self.enqueue)
+        self.rs_informer.add_handler(self._rs_added, self._rs_updated, self._rs_deleted)
+        self.pod_informer.add_handler(on_delete=self._pod_deleted)
+
+    # -- handlers -------------------------------------------------------------------
+
+    def _resolve(self, namespace: str | None, ref: Obj | None) -> Obj | None:
+        if ref is None or ref.get("kind") != "Deployment":
+            return None
+        d = self.d_informer.get(f"{namespace}/{ref.get('name')}")
+        if d is None or d["metadata"].get("uid") != ref.get("uid"):
+            return None
+        return d
+
+    def _deployments_matching(self, rs: Obj) -> list[Obj]:
+        found = []
+        for d in self.d_informer.list(rs["metadata"].get("namespace")):
+            try:
+                selector = label_selector_from_dict((d.get("spec") or {}).get("selector"))
+            except errors.Invalid:
+                continue
+            if not selector.empty and selector.matches(labels(rs)):
+                found.append(d)
+        return found
+
+    def _rs_added(self, rs: Obj) -> None:
+        if is_being_deleted(rs):
+            self._rs_deleted(rs)
+            return
+        ref = get_controller_of(rs)
+        if ref is not None:
+            d = self._resolve(rs["metadata"].get("namespace"), ref)
+            if d is not None:
+                self.enqueue(d)
+            return
+        for d in self._deployments_matching(rs):
+            self.enqueue(d)
+
+    def _rs_updated(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
+            return
+        namespace = cur["metadata"].get("namespace")
+        old_ref, cur_ref = get_controller_of(old), get_controller_of(cur)
+        ref_changed = (old_ref or {}).get("uid") != (cur_ref or {}).get("uid")
+        if ref_changed and old_ref is not None:
+            previous = self._resolve(namespace, old_ref)
+            if previous is not None:
+                self.enqueue(previous)
+        if cur_ref is not None:
+            d = self._resolve(namespace, cur_ref)
+            if d is not None:
+                self.enqueue(d)
+            return
+        if ref_changed or labels(old) != labels(cur):
+            for d in self._deployments_matching(cur):
+                self.enqueue(d)
+
+    def _rs_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        rs = object_of(obj)
+        d = self._resolve(rs["metadata"].get("namespace"), get_controller_of(rs))
+        if d is not None:
+            self.enqueue(d)
+
+    def _pod_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        """Recreate waits for the last old pod to go; nothing else reports that."""
+        pod = object_of(obj)
+        namespace = pod["metadata"].get("namespace")
+        ref = get_controller_of(pod)
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return
+        rs = self.rs_informer.get(f"{namespace}/{ref.get('name')}")
+        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
+            return
+        d = self._resolve(namespace, get_controller_of(rs))
+        if d is not None and not util.is_rolling(d):
+            self.enqueue(d)
+
+    # -- reconcile --------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Requeue | None:
+        cached = self.d_informer.get(key)
+        if cached is None:
+            return None  # deleted: the garbage collector removes its ReplicaSets
+        d = deepcopy_json(cached)
+        if d["spec"].get("selector") == {}:
+            self.recorder.event(d, WARNING, SELECTING_ALL,
+                                "This deployment is selecting all pods. "
+                                "A non-empty selector is required.")
+            status = d.setdefault("status", {})
+            generation = int(d["metadata"].get("generation") or 1)
+            if int(status.get("observedGeneration") or 0) < generation:
+                status["observedGeneration"] = generation
+                await self.update_deployment_status(d)
+            return None
+        try:
+            rss = await self.replicasets_for(d)
+        except errors.Invalid as exc:
+            self.log.error("deployment %s has an invalid selector: %s", key, exc)
+            return None  # only an edit of the object can fix this
+        if is_being_deleted(d):
+            await self.sync_status_only(d, rss)
+            return None
+        await self.check_paused_conditions(d)
+        if d["spec"].get("paused"):
+            await self.sync(d, rss)
+            return None
+        if rollback_target(d) is not None:
+            await self.rollback(d, rss)
+            return None
+        if await self.is_scaling_event(d, rss):
+            await self.sync(d, rss)
+            return None
+        if util.is_rolling(d):
+            return await self.rollout_rolling(d, rss)
+        return await self.rollout_recreate(d, rss, self.pod_map(d, rss))
