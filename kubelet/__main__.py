@@ -1,0 +1,47 @@
+"""``python -m kubelet``: parse flags, connect to the API server, run until SIGTERM.
+
+SIGTERM stops the kubelet but not its pods: they keep running in Docker and
+the next kubelet on this node adopts them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from kubelet.config import build_parser, from_args
+from kubelet.kubelet import Kubelet
+from machinery.client import ApiClient
+from machinery.component import Health, run, serve_health, setup_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logger = setup_logging("kubelet", args.log_level, args.log_format)
+    try:
+        config = from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    async def serve() -> None:
+        if config.kubeconfig:
+            client = ApiClient.from_kubeconfig(config.kubeconfig)
+        else:
+            client = ApiClient(str(config.api_server), user_agent=f"kubelet/{config.version}")
+        kubelet = Kubelet(config, client)
+        health = Health()
+        kubelet.add_checks(health)
+        server = await serve_health(health, config.health_address, config.health_port)
+        logger.info("health and metrics on %s:%d", config.health_address,
+                    server.sockets[0].getsockname()[1])
+        try:
+            await kubelet.run()
+        finally:
+            server.close()
+            await client.aclose()
+
+    return run(serve, logger=logger)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The kubelet: wires the node agent, the pod informer, pod workers and housekeeping.
+
+Start-up order matters for restart safety: the Node is registered, then the
+informer of this node's pods (``spec.nodeName=<node>``) must have synced
+before any pod worker or garbage collection runs, so that containers left by
+a previous kubelet are adopted by their pods rather than taken for orphans.
+Containers keep running across kubelet restarts: shutting down only stops
+the kubelet's own tasks.
+
+Docker's event stream (container start/die/oom of this node) is read on a
+thread of its own and wakes the owning pod worker at once, so exits are
+noticed in milliseconds rather than at the next resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from typing import Any
+
+from kubelet.backoff import Backoff
+from kubelet.config import KubeletConfig
+from kubelet.env import ApiObjectSource
+from kubelet.gc import Housekeeping
+from kubelet.images import ImageManager
+from kubelet.node import NodeAgent
+from kubelet.pods import PodWorkers
+from kubelet.probes import ProbeManager
+from kubelet.runtime import LABEL_POD_UID, DockerRuntime
+from kubelet.sync import SyncContext
+from kubelet.volumes import VolumeManager
+from machinery.client import ApiClient
+from machinery.component import Health
+from machinery.events import EventBroadcaster
+from machinery.informer import DeletedFinalStateUnknown, Informer
+
+__all__ = ["Kubelet"]
+
+Obj = dict[str, Any]
+log = logging.getLogger(__name__)
+_WAKE_ACTIONS = frozenset({"start", "die", "oom", "kill", "stop", "destroy"})
+
+
+class Kubelet:
+    def __init__(self, config: KubeletConfig, client: ApiClient,
+                 runtime: DockerRuntime | None = None) -> None:
+        self.config = config
+        self.client = client
+        self.runtime = runtime or DockerRuntime(config.docker_host, config.cluster_name,
+                                                config.node_name, config.network)
+        self.node = NodeAgent(client, config, self.runtime)
+        self.broadcaster = EventBroadcaster(client)
+        recorder = self.broadcaster.recorder("kubelet", config.node_name)
+        self.informer = Informer(client, "pods", field_selector=f"spec.nodeName={config.node_name}")
+        self.probes = ProbeManager(self.runtime, recorder, self._wake)
+        objects = ApiObjectSource(client)
+        self.volumes = VolumeManager(self.runtime, objects, config.root_dir, config.node_ip,
+                                     self.node.allocatable)
+        self.ctx = SyncContext(
+            config=config, runtime=self.runtime, recorder=recorder,
+            images=ImageManager(self.runtime, recorder, Backoff(config.backoff_initial,
+                                                                config.backoff_max)),
+            volumes=self.volumes, probes=self.probes, objects=objects,
+            backoff=Backoff(config.backoff_initial, config.backoff_max),
+            allocatable=self.node.allocatable)
+        self.workers = PodWorkers(self.ctx, client, self.informer)
+        self.housekeeping = Housekeeping(self.runtime, self.workers, self.informer, self.volumes)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stream: Any = None
+        self._stopping = threading.Event()
+        self._runtime_ok = False
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def add_checks(self, health: Health) -> None:
+        health.add_check("runtime", lambda: self._runtime_ok)
+        health.add_check("node-registered", lambda: self.node.registered, ready_only=True)
+        health.add_check("pods-synced", self.informer.has_synced, ready_only=True)
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    def _wake(self, uid: str) -> None:
+        self.workers.wake(uid)
+
+    def _on_delete(self, obj: Obj | DeletedFinalStateUnknown) -> None:
+        pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+        self.workers.wake(str((pod.get("metadata") or {}).get("uid")))
+
+    def _seed_readiness(self) -> None:
+        """Containers a previous kubelet saw ready stay ready until probed otherwise."""
+        for pod in self.informer.list():
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                container_id = str(status.get("containerID") or "")
+                if status.get("ready") and container_id.startswith("docker://"):
+                    self.probes.seed_ready(container_id.removeprefix("docker://"))
+
+    def _watch_docker(self) -> None:
+        """Thread body: forward this node's container events to the pod workers."""
+        loop = self._loop
+        assert loop is not None
+        while not self._stopping.is_set():
+            try:
+                self._stream = self.runtime.events()
+                for event in self._stream:
+                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
+                    uid = attributes.get(LABEL_POD_UID)
+                    if uid and event.get("Action") in _WAKE_ACTIONS:
+                        loop.call_soon_threadsafe(self._wake, uid)
+            except Exception as exc:
+                if not self._stopping.is_set():
+                    log.warning("docker event stream broke: %s; reconnecting", exc)
+                    time.sleep(1)
+
+    async def _runtime_monitor(self) -> None:
+        while True:
+            self._runtime_ok = await self.runtime.ping()
+            await asyncio.sleep(5)
+
+    async def _prepare_runtime(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.runtime.ensure_network(self.config.pod_cidr)
+                self._runtime_ok = True
+                return
+            except Exception as exc:
+                log.warning("docker is not ready (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def run(self) -> None:
+        """Run until cancelled; pods keep running when the kubelet stops."""
+        self._loop = asyncio.get_running_loop()
+        thread: threading.Thread | None = None
+        try:
+            await self._prepare_runtime()
+            await self.node.register()
+            await self.informer.start()
+            while not await self.informer.wait_for_sync(30):
+                log.info("waiting for the pod informer to sync")
+            self._seed_readiness()
+            self.informer.add_handler(on_add=self.workers.ensure,
+                                      on_update=lambda old, new: self.workers.ensure(new),
+                                      on_delete=self._on_delete)
+            thread = threading.Thread(target=self._watch_docker, name="docker-events",
+                                      daemon=True)
+            thread.start()
+            log.info("kubelet %s running (node IP %s)", self.config.node_name,
+                     self.config.node_ip)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.node.run())
+                group.create_task(self.housekeeping.run())
+                group.create_task(self._runtime_monitor())
+        finally:
+            self._stopping.set()
+            if self._stream is not None:
+                with contextlib.suppress(Exception):
+                    self._stream.close()
+            await self.workers.stop()
+            await self.probes.stop()
+            await self.informer.stop()
+            await self.broadcaster.stop(timeout=2.0)
+            self.runtime.close()

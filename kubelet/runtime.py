@@ -1,0 +1,357 @@
+"""The kubelet's only door to Docker: blocking SDK calls on a bounded thread pool.
+
+Docker is the kubelet's source of truth about what runs: every object the
+kubelet creates carries labels naming cluster, node, namespace, pod, pod uid
+and container, so a restarted kubelet (or the streaming server, or anyone
+debugging with ``docker ps --filter label=...``) can rebuild the picture from
+Docker alone.  ``ContainerInfo`` is that picture for one container, parsed
+from ``docker inspect``.
+
+The Docker SDK blocks; its calls run on an 8-thread pool so a slow engine
+never stalls the event loop.  Exec probes and hooks may hang until their
+timeout, so they get a pool of their own and cannot starve pod syncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+from docker.types import IPAMConfig, IPAMPool
+
+from machinery.meta import parse_time
+
+__all__ = [
+    "LABEL_CLUSTER", "LABEL_NODE", "LABEL_NAMESPACE", "LABEL_POD", "LABEL_POD_UID",
+    "LABEL_CONTAINER", "LABEL_KIND", "LABEL_RESTART_COUNT", "LABEL_HASH", "LABEL_GRACE",
+    "KIND_SANDBOX", "KIND_INIT", "KIND_APP", "ContainerInfo", "DockerRuntime", "DockerError",
+]
+
+LABEL_CLUSTER = "io.k8py.cluster"
+LABEL_NODE = "io.k8py.node"
+LABEL_NAMESPACE = "io.k8py.namespace"
+LABEL_POD = "io.k8py.pod"
+LABEL_POD_UID = "io.k8py.pod-uid"
+LABEL_CONTAINER = "io.k8py.container"
+LABEL_KIND = "io.k8py.kind"
+LABEL_RESTART_COUNT = "io.k8py.restart-count"
+LABEL_HASH = "io.k8py.container-hash"
+LABEL_GRACE = "io.k8py.termination-grace-period"
+
+KIND_SANDBOX = "sandbox"
+KIND_INIT = "init"
+KIND_APP = "app"
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class DockerError(Exception):
+    """A Docker operation failed; the message is what users see in events and statuses."""
+
+
+def _time(value: str | None) -> str | None:
+    """Docker's nanosecond time as Kubernetes' whole-second time (None when unset)."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    return parse_time(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class ContainerInfo:
+    """What ``docker inspect`` says about one container the kubelet made."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    state: str                      # created | running | exited | dead | ... (Docker's words)
+    exit_code: int = 0
+    oom_killed: bool = False
+    error: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    created: str = ""
+    image: str = ""                 # as the kubelet asked for it (Config.Image)
+    image_id: str = ""              # sha256:...
+    pid: int = 0
+    ip: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.labels.get(LABEL_KIND, "")
+
+    @property
+    def container_name(self) -> str:
+        return self.labels.get(LABEL_CONTAINER, "")
+
+    @property
+    def pod_uid(self) -> str:
+        return self.labels.get(LABEL_POD_UID, "")
+
+    @property
+    def restart_count(self) -> int:
+        try:
+            return int(self.labels.get(LABEL_RESTART_COUNT, "0"))
+        except ValueError:
+            return 0
+
+    @property
+    def spec_hash(self) -> str:
+        return self.labels.get(LABEL_HASH, "")
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting", "paused")
+
+    @property
+    def exited(self) -> bool:
+        """Ran and stopped, or never could start (Docker leaves those ``created`` with an error)."""
+        return self.state in ("exited", "dead") or (self.state == "created" and bool(self.error))
+
+    @property
+    def start_failed(self) -> bool:
+        return self.state == "created" and bool(self.error)
+
+    @classmethod
+    def from_inspect(cls, data: dict[str, Any], network: str | None = None) -> ContainerInfo:
+        state = data.get("State") or {}
+        config = data.get("Config") or {}
+        networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
+        ip = ""
+        if network and network in networks:
+            ip = networks[network].get("IPAddress") or ""
+        elif networks:
+            ip = next(iter(networks.values())).get("IPAddress") or ""
+        return cls(
+            id=data["Id"], name=str(data.get("Name", "")).lstrip("/"),
+            labels=dict(config.get("Labels") or {}), state=str(state.get("Status", "")),
+            exit_code=int(state.get("ExitCode") or 0), oom_killed=bool(state.get("OOMKilled")),
+            error=str(state.get("Error") or ""), started_at=_time(state.get("StartedAt")),
+            finished_at=_time(state.get("FinishedAt")), created=str(data.get("Created", "")),
+            image=str(config.get("Image", "")), image_id=str(data.get("Image", "")),
+            pid=int(state.get("Pid") or 0), ip=ip, raw=data)
+
+
+class DockerRuntime:
+    """Async facade over one Docker engine, scoped to one cluster and node by labels."""
+
+    def __init__(self, base_url: str, cluster: str, node: str, network: str, *,
+                 workers: int = 8, timeout: int = 120,
+                 client: docker.DockerClient | None = None) -> None:
+        self.cluster = cluster
+        self.node = node
+        self.network = network
+        # Kept public: the streaming server (logs, exec, attach) drives it directly.
+        self.client = client or docker.DockerClient(base_url=base_url, timeout=timeout,
+                                                    max_pool_size=2 * workers + 4)
+        self.api = self.client.api
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="docker")
+        self._exec_pool = ThreadPoolExecutor(workers, thread_name_prefix="docker-exec")
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one blocking SDK call on the pool; Docker errors become ``DockerError``."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        except docker.errors.NotFound:
+            raise
+        except docker.errors.APIError as exc:
+            raise DockerError(str(exc.explanation or exc)) from exc
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._exec_pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
+
+    # -- engine -------------------------------------------------------------------------
+
+    async def version(self) -> dict[str, Any]:
+        return await self.call(self.api.version)
+
+    async def info(self) -> dict[str, Any]:
+        return await self.call(self.api.info)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.call(self.api.ping))
+        except Exception:
+            return False
+
+    async def ensure_network(self, subnet: str) -> dict[str, Any]:
+        """The cluster bridge network, created with ``subnet`` if it does not exist yet."""
+        try:
+            return await self.call(self.api.inspect_network, self.network)
+        except docker.errors.NotFound:
+            pass
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)])
+        try:
+            await self.call(self.api.create_network, self.network, driver="bridge", ipam=ipam,
+                            check_duplicate=True, labels={LABEL_CLUSTER: self.cluster})
+        except DockerError as exc:
+            if "already exists" not in str(exc):  # another kubelet won the race
+                raise
+        return await self.call(self.api.inspect_network, self.network)
+
+    # -- containers ----------------------------------------------------------------------
+
+    def labels(self, **extra: str) -> dict[str, str]:
+        return {LABEL_CLUSTER: self.cluster, LABEL_NODE: self.node, **extra}
+
+    def _filters(self, **labels: str) -> dict[str, list[str]]:
+        return {"label": [f"{k}={v}" for k, v in self.labels(**labels).items()]}
+
+    async def list_ids(self, **labels: str) -> list[str]:
+        """Ids of this node's containers (any state) with the given extra labels."""
+        rows = await self.call(self.api.containers, all=True, filters=self._filters(**labels))
+        return [row["Id"] for row in rows]
+
+    async def list_summaries(self) -> list[dict[str, Any]]:
+        """``docker ps -a`` rows of this node's containers: cheap, labels and state only."""
+        return await self.call(self.api.containers, all=True, filters=self._filters())
+
+    async def inspect(self, container_id: str) -> ContainerInfo | None:
+        try:
+            data = await self.call(self.api.inspect_container, container_id)
+        except docker.errors.NotFound:
+            return None
+        return ContainerInfo.from_inspect(data, self.network)
+
+    async def pod_containers(self, pod_uid: str) -> list[ContainerInfo]:
+        """Every container of one pod, sandboxes included, newest first."""
+        ids = await self.list_ids(**{LABEL_POD_UID: pod_uid})
+        infos = [info for info in await asyncio.gather(*(self.inspect(i) for i in ids)) if info]
+        infos.sort(key=lambda c: c.created, reverse=True)
+        return infos
+
+    async def find_container(self, namespace: str, pod: str, container: str) -> str | None:
+        """The Docker id of a pod's container by name: the running one, else the newest.
+
+        This is how the kubelet server maps ``namespace/pod/container`` to Docker
+        for logs, exec, attach and port-forward (``container="POD"``, or ``""``,
+        names the sandbox, which owns the network namespace).
+        """
+        labels = {LABEL_NAMESPACE: namespace, LABEL_POD: pod}
+        if container in ("", "POD"):
+            labels[LABEL_KIND] = KIND_SANDBOX
+        else:
+            labels[LABEL_CONTAINER] = container
+        rows = await self.call(self.api.containers, all=True, filters=self._filters(**labels))
+        if not rows:
+            return None
+        rows.sort(key=lambda r: (r.get("State") == "running", r.get("Created", 0)), reverse=True)
+        return str(rows[0]["Id"])
+
+    async def create(self, config: dict[str, Any], host_config: dict[str, Any],
+                     name: str, networking: dict[str, Any] | None = None) -> str:
+        """Create a container from ``create_container`` keyword arguments; returns its id."""
+        def create() -> str:
+            hc = self.api.create_host_config(**host_config)
+            result = self.api.create_container(host_config=hc, name=name,
+                                               networking_config=networking, **config)
+            return str(result["Id"])
+        try:
+            return await self.call(create)
+        except docker.errors.NotFound as exc:
+            raise DockerError(str(exc.explanation or exc)) from exc
+
+    async def start(self, container_id: str) -> None:
+        await self.call(self.api.start, container_id)
+
+    async def stop(self, container_id: str, grace: int) -> None:
+        """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``grace`` seconds."""
+        try:
+            await self.call(self.api.stop, container_id, timeout=max(0, grace))
+        except docker.errors.NotFound:
+            pass
+
+    async def remove(self, container_id: str) -> None:
+        try:
+            await self.call(self.api.remove_container, container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except DockerError as exc:
+            if "already in progress" not in str(exc):
+                raise
+
+    async def exec(self, container_id: str, command: list[str],
+                   timeout: float) -> tuple[int, str]:
+        """Run a command in a container (probes, hooks); (exit code, combined output).
+
+        A command outliving ``timeout`` counts as failed with exit code -1; its
+        thread is left to finish on the exec pool.
+        """
+        def run() -> tuple[int, str]:
+            exec_id = self.api.exec_create(container_id, command, stdout=True, stderr=True)["Id"]
+            output = self.api.exec_start(exec_id, stream=False, demux=False) or b""
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+            return (int(code) if code is not None else -1,
+                    output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output))
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._exec_pool, run)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return -1, f"command timed out after {timeout:g}s"
+        except docker.errors.APIError as exc:
+            return -1, str(exc.explanation or exc)
+
+    async def logs_tail(self, container_id: str, lines: int) -> str:
+        try:
+            data = await self.call(self.api.logs, container_id, stdout=True, stderr=True,
+                                   tail=lines)
+        except (docker.errors.NotFound, DockerError):
+            return ""
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+
+    # -- images ---------------------------------------------------------------------------
+
+    async def image(self, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.call(self.api.inspect_image, name)
+        except docker.errors.NotFound:
+            return None
+        except DockerError:
+            return None
+
+    async def pull(self, name: str) -> dict[str, Any]:
+        await self.call(self.api.pull, name)  # the SDK splits the tag (default "latest")
+        found = await self.image(name)
+        if found is None:
+            raise DockerError(f"image {name} missing after pull")
+        return found
+
+    # -- volumes --------------------------------------------------------------------------
+
+    async def create_tmpfs_volume(self, name: str, size_bytes: int | None,
+                                  labels: dict[str, str]) -> str:
+        options = {"type": "tmpfs", "device": "tmpfs"}
+        if size_bytes:
+            options["o"] = f"size={size_bytes}"
+        result = await self.call(self.api.create_volume, name, driver="local",
+                                 driver_opts=options, labels=self.labels(**labels))
+        return str(result["Name"])
+
+    async def list_volumes(self, **labels: str) -> list[str]:
+        result = await self.call(self.api.volumes, filters=self._filters(**labels))
+        return [v["Name"] for v in (result.get("Volumes") or [])]
+
+    async def remove_volume(self, name: str) -> None:
+        try:
+            await self.call(self.api.remove_volume, name, force=True)
+        except docker.errors.NotFound:
+            pass
+
+    # -- events ---------------------------------------------------------------------------
+
+    def events(self) -> Any:
+        """A blocking, closable stream of this node's container events (run it on a thread)."""
+        return self.api.events(decode=True, filters={"type": "container", **self._filters()})

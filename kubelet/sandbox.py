@@ -1,0 +1,226 @@
+"""The pod sandbox: a pause container owning the pod's network namespace and IP.
+
+Every other container of the pod joins the sandbox's network and IPC
+namespaces, so the sandbox decides the pod's IP (from the cluster bridge
+network's IPAM), its hostname and its published hostPorts.  The kubelet also
+writes the pod's ``/etc/hosts`` and ``/etc/resolv.conf`` itself (Kubernetes
+does the same) because Docker's embedded DNS on a user-defined network would
+otherwise answer every query, and mounts them into each container.
+
+Before any container starts, ``install_service_reject`` puts a
+``K8PY-SERVICE-REJECT`` chain into the sandbox's network namespace that
+refuses any packet to the service CIDR: kube-proxy's DNAT (nat OUTPUT, which
+runs first) rewrites ClusterIP traffic to an endpoint, so what still carries
+a ClusterIP at filter OUTPUT has no endpoint and must not leave the pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from kubelet.containers import pod_labels
+from kubelet.runtime import LABEL_KIND, LABEL_RESTART_COUNT, KIND_SANDBOX, DockerRuntime
+
+__all__ = ["SandboxError", "pod_hostname", "pod_domain", "resolv_conf", "hosts_file",
+           "create_sandbox", "install_service_reject", "REJECT_CHAIN"]
+
+Obj = dict[str, Any]
+REJECT_CHAIN = "K8PY-SERVICE-REJECT"
+log = logging.getLogger(__name__)
+_MAX_SEARCH = 32
+
+
+class SandboxError(Exception):
+    """The sandbox could not be made safe to run containers in."""
+
+
+def pod_hostname(pod: Obj) -> str:
+    """spec.hostname or the pod name, cut to 63 characters as Kubernetes does."""
+    spec = pod.get("spec") or {}
+    name = str(spec.get("hostname") or (pod.get("metadata") or {}).get("name") or "pod")
+    return name[:63].rstrip("-.") or "pod"
+
+
+def pod_domain(pod: Obj, cluster_domain: str) -> str:
+    """``<subdomain>.<ns>.svc.<domain>`` when spec.subdomain is set, else ``""``."""
+    spec = pod.get("spec") or {}
+    subdomain = spec.get("subdomain")
+    if not subdomain:
+        return ""
+    namespace = (pod.get("metadata") or {}).get("namespace") or "default"
+    return f"{subdomain}.{namespace}.svc.{cluster_domain}"
+
+
+def _host_resolv(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str], list[str]]:
+    servers: list[str] = []
+    searches: list[str] = []
+    options: list[str] = []
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return servers, searches, options
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if fields[0] == "nameserver" and len(fields) > 1:
+            servers.append(fields[1])
+        elif fields[0] in ("search", "domain"):
+            searches = fields[1:]
+        elif fields[0] == "options":
+            options.extend(fields[1:])
+    return servers, searches, options
+
+
+def _merge_options(base: list[str], extra: list[Obj]) -> list[str]:
+    merged: dict[str, str | None] = {}
+    for option in base:
+        key, sep, value = option.partition(":")
+        merged[key] = value if sep else None
+    for option in extra:
+        merged[str(option.get("name"))] = (str(option["value"]) if option.get("value") is not None
+                                           else None)
+    return [k if v is None else f"{k}:{v}" for k, v in merged.items()]
+
+
+def resolv_conf(pod: Obj, cluster_dns: list[str], cluster_domain: str,
+                host_resolv: str = "/etc/resolv.conf") -> str | None:
+    """The pod's resolv.conf, or None to keep Docker's (dnsPolicy Default without overrides).
+
+    ClusterFirst without a cluster DNS falls back to Default, as the kubelet does.
+    """
+    spec = pod.get("spec") or {}
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    if spec.get("hostNetwork") and policy == "ClusterFirst":
+        policy = "Default"
+    if policy == "ClusterFirstWithHostNet":
+        policy = "ClusterFirst"
+    if policy == "ClusterFirst" and not cluster_dns:
+        policy = "Default"
+    config = spec.get("dnsConfig") or {}
+    namespace = (pod.get("metadata") or {}).get("namespace") or "default"
+    if policy == "ClusterFirst":
+        servers = list(cluster_dns)
+        searches = [f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain]
+        options = ["ndots:5"]
+    elif policy == "None":
+        servers, searches, options = [], [], []
+    else:
+        if not config:
+            return None
+        servers, searches, options = _host_resolv(host_resolv)
+    servers = (servers + [str(s) for s in config.get("nameservers") or []])[:3]
+    for search in config.get("searches") or []:
+        if search not in searches:
+            searches.append(str(search))
+    options = _merge_options(options, config.get("options") or [])
+    lines = [f"nameserver {server}" for server in servers]
+    if searches:
+        lines.append("search " + " ".join(searches[:_MAX_SEARCH]))
+    if options:
+        lines.append("options " + " ".join(options))
+    return "\n".join(lines) + "\n"
+
+
+def hosts_file(pod: Obj, pod_ip: str, cluster_domain: str) -> str:
+    """Kubernetes' managed /etc/hosts: loopback, the pod's own names, then hostAliases."""
+    hostname = pod_hostname(pod)
+    domain = pod_domain(pod, cluster_domain)
+    lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
+             "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet",
+             "fe00::0\tip6-mcastprefix", "fe00::1\tip6-allnodes", "fe00::2\tip6-allrouters"]
+    if pod_ip:
+        names = f"{hostname}.{domain}\t{hostname}" if domain else hostname
+        lines.append(f"{pod_ip}\t{names}")
+    aliases = (pod.get("spec") or {}).get("hostAliases") or []
+    if aliases:
+        lines += ["", "# Entries added by HostAliases."]
+        lines += [f"{a.get('ip')}\t" + "\t".join(a.get("hostnames") or []) for a in aliases]
+    return "\n".join(lines) + "\n"
+
+
+def _host_ports(pod: Obj) -> dict[str, Any]:
+    ports: dict[str, Any] = {}
+    spec = pod.get("spec") or {}
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for port in container.get("ports") or []:
+            if not port.get("hostPort"):
+                continue
+            key = f"{port['containerPort']}/{str(port.get('protocol') or 'TCP').lower()}"
+            host_ip = port.get("hostIP")
+            ports[key] = (host_ip, int(port["hostPort"])) if host_ip else int(port["hostPort"])
+    return ports
+
+
+async def create_sandbox(runtime: DockerRuntime, pod: Obj, *, image: str, attempt: int,
+                         cluster_domain: str) -> str:
+    """Create and start the pause container; returns its id."""
+    spec = pod.get("spec") or {}
+    meta = pod.get("metadata") or {}
+    labels = runtime.labels(**pod_labels(pod), **{LABEL_KIND: KIND_SANDBOX,
+                                                  LABEL_RESTART_COUNT: str(attempt)})
+    host_network = bool(spec.get("hostNetwork"))
+    config: dict[str, Any] = {"image": image, "labels": labels}
+    if not host_network:
+        config["hostname"] = pod_hostname(pod)
+        domain = pod_domain(pod, cluster_domain)
+        if domain:
+            config["domainname"] = domain
+    host: dict[str, Any] = {
+        "network_mode": "host" if host_network else runtime.network,
+        "ipc_mode": "host" if spec.get("hostIPC") else "shareable",
+        "restart_policy": {"Name": "no"},
+        "port_bindings": _host_ports(pod),
+    }
+    if spec.get("hostPID"):
+        host["pid_mode"] = "host"
+    sysctls = {str(s.get("name")): str(s.get("value"))
+               for s in (spec.get("securityContext") or {}).get("sysctls") or []}
+    if sysctls and not host_network:
+        host["sysctls"] = sysctls
+    if host["port_bindings"]:
+        config["ports"] = [tuple(key.split("/")) for key in host["port_bindings"]]
+    name = f"k8py_POD_{meta.get('name')}_{meta.get('namespace')}_{meta.get('uid')}_{attempt}"
+    sandbox_id = await runtime.create(config, host, name)
+    await runtime.start(sandbox_id)
+    return sandbox_id
+
+
+async def _run(*argv: str, stdin: bytes | None = None) -> tuple[int, str]:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+    except OSError as exc:
+        return 127, str(exc)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(stdin), 30)
+    except TimeoutError:
+        proc.kill()
+        return 124, "timed out"
+    return proc.returncode or 0, out.decode("utf-8", "replace").strip()
+
+
+async def install_service_reject(pid: int, service_cidr: str) -> None:
+    """Install the service-CIDR REJECT chain in the network namespace of process ``pid``."""
+    if pid <= 0:
+        raise SandboxError("sandbox has no process to enter")
+    rules = (f"*filter\n:{REJECT_CHAIN} - [0:0]\n"
+             f"-A {REJECT_CHAIN} -d {service_cidr} -p tcp -j REJECT --reject-with tcp-reset\n"
+             f"-A {REJECT_CHAIN} -d {service_cidr} -j REJECT --reject-with icmp-port-unreachable\n"
+             "COMMIT\n").encode()
+    nsenter = ("nsenter", "-t", str(pid), "-n")
+    code, out = await _run(*nsenter, "iptables-restore", "-w", "--noflush", stdin=rules)
+    if code != 0:
+        raise SandboxError(f"cannot install {REJECT_CHAIN} in the pod network namespace "
+                           f"(nsenter/iptables-restore exit {code}): {out}")
+    code, _ = await _run(*nsenter, "iptables", "-w", "-C", "OUTPUT", "-j", REJECT_CHAIN)
+    if code != 0:
+        code, out = await _run(*nsenter, "iptables", "-w", "-I", "OUTPUT", "1", "-j",
+                               REJECT_CHAIN)
+        if code != 0:
+            raise SandboxError(f"cannot jump to {REJECT_CHAIN} from OUTPUT "
+                               f"(iptables exit {code}): {out}")

@@ -1,0 +1,406 @@
+"""One pass of bringing a pod's Docker containers in line with its spec.
+
+Level-triggered like the rest of k8py: each pass reads the pod's containers
+from Docker (by the pod-uid label), decides from that alone what is missing,
+and does the next steps -- sandbox first (with the service REJECT rule),
+then volumes, then the first unfinished init container, then every app
+container that should run.  Restarts go through the crash-loop back-off;
+whatever cannot proceed leaves a waiting reason (``CrashLoopBackOff``,
+``ErrImagePull``, ``CreateContainerConfigError`` ...) for the status and asks
+to be called again when its back-off ends.  ``kill_pod`` and ``remove_pod``
+are the way down, used on deletion and for pods nobody owns any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubelet.backoff import Backoff
+from kubelet.containers import ContainerSetup, docker_args, spec_hash
+from kubelet.env import ConfigError, ObjectSource, container_env
+from kubelet.images import ImageManager, image_ref
+from kubelet.probes import ProbeManager, run_handler
+from kubelet.runtime import KIND_APP, KIND_INIT, KIND_SANDBOX, ContainerInfo, DockerError, \
+    DockerRuntime
+from kubelet.sandbox import SandboxError, create_sandbox, hosts_file, install_service_reject, \
+    resolv_conf
+from kubelet.status import PodView, should_restart
+from kubelet.volumes import MountError, VolumeManager, VolumeSource
+from kubelet.config import KubeletConfig
+from machinery.events import NORMAL, WARNING, EventRecorder
+from machinery.meta import parse_time
+
+__all__ = ["SyncContext", "PodState", "PodSyncer", "go_duration"]
+
+Obj = dict[str, Any]
+log = logging.getLogger(__name__)
+_VOLUME_REFRESH = 5.0
+_MIN_GRACE_AFTER_HOOK = 2
+
+
+def go_duration(seconds: float) -> str:
+    """Seconds as Go prints a Duration (``10s``, ``1m20s``, ``5m0s``)."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes}m{secs}s"
+
+
+@dataclass
+class SyncContext:
+    config: KubeletConfig
+    runtime: DockerRuntime
+    recorder: EventRecorder
+    images: ImageManager
+    volumes: VolumeManager
+    probes: ProbeManager
+    objects: ObjectSource
+    backoff: Backoff
+    allocatable: Callable[[], Mapping[str, str]]
+
+
+@dataclass
+class PodState:
+    """What the kubelet remembers about one pod between passes (lost on restart, harmlessly)."""
+
+    uid: str
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
+    retry: float | None = None
+    messages: dict[str, str] = field(default_factory=dict)
+    volumes: dict[str, VolumeSource] | None = None
+    volumes_at: float = 0.0
+    last_status: Obj | None = None
+
+    def retry_in(self, seconds: float) -> None:
+        seconds = max(0.5, seconds)
+        self.retry = seconds if self.retry is None else min(self.retry, seconds)
+
+
+def _field_path(kind: str, name: str) -> str:
+    return f"spec.{'initContainers' if kind == KIND_INIT else 'containers'}{{{name}}}"
+
+
+def _pod_ref(pod: Obj) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('name')}_{meta.get('namespace')}({meta.get('uid')})"
+
+
+def _when(stamp: str | None) -> float:
+    return parse_time(stamp).timestamp() if stamp else time.time()
+
+
+class PodSyncer:
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        self._image_refs: dict[str, str] = {}
+
+    # -- observation ------------------------------------------------------------------------
+
+    async def observe(self, uid: str) -> tuple[list[ContainerInfo], dict[str, list[ContainerInfo]]]:
+        """(sandboxes, containers by name), newest first."""
+        sandboxes: list[ContainerInfo] = []
+        instances: dict[str, list[ContainerInfo]] = {}
+        for info in await self.ctx.runtime.pod_containers(uid):
+            if info.kind == KIND_SANDBOX:
+                sandboxes.append(info)
+            else:
+                instances.setdefault(info.container_name, []).append(info)
+        return sandboxes, instances
+
+    async def view(self, pod: Obj, state: PodState, *, terminal: bool = False) -> PodView:
+        sandboxes, instances = await self.observe(state.uid)
+        sandbox = sandboxes[0] if sandboxes else None
+        specs = _all_specs(pod)
+        for name, infos in instances.items():
+            for info in infos[:2]:
+                if info.exited and info.id not in state.messages:
+                    state.messages[info.id] = await self._termination_message(
+                        state.uid, specs.get(name) or {}, info)
+            for info in infos[:1]:
+                if info.image_id and info.image_id not in self._image_refs:
+                    image = await self.ctx.runtime.image(info.image_id)
+                    self._image_refs[info.image_id] = image_ref(image) if image else info.image_id
+        probes = self.ctx.probes
+        return PodView(pod, sandbox, instances, dict(state.waiting), ready=probes.ready,
+                       started=probes.started,
+                       image_ref=lambda i: self._image_refs.get(i, i),
+                       messages=state.messages, terminal=terminal)
+
+    async def _termination_message(self, uid: str, spec: Obj, info: ContainerInfo) -> str:
+        message = self.ctx.volumes.read_termination_log(uid, info.container_name,
+                                                        info.restart_count)
+        if (not message and info.exit_code != 0
+                and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"):
+            message = (await self.ctx.runtime.logs_tail(info.id, 80))[-2048:]
+        return message
+
+    # -- the pass ---------------------------------------------------------------------------
+
+    async def sync(self, pod: Obj, state: PodState) -> None:
+        """Take every step the pod needs now; ``state.retry`` says when to come back."""
+        state.retry = None
+        sandboxes, instances = await self.observe(state.uid)
+        spec = pod.get("spec") or {}
+        sandbox = sandboxes[0] if sandboxes and sandboxes[0].running else None
+        if sandbox is None:
+            if not _needs_sandbox(spec, instances):
+                return
+            sandbox = await self._new_sandbox(pod, state, sandboxes, instances)
+            if sandbox is None:
+                return
+            instances = (await self.observe(state.uid))[1]
+        pod_ip = self.ctx.config.node_ip if spec.get("hostNetwork") else sandbox.ip
+        volumes = await self._volumes(pod, state)
+        if volumes is None:
+            return
+        files = self._pod_files(pod, pod_ip)
+        running = [(c, i[0].id, i[0].started_at) for c in spec.get("containers") or []
+                   if (i := instances.get(str(c.get("name")))) and i[0].running]
+        self.ctx.probes.update(pod, running, pod_ip)
+        for container in spec.get("initContainers") or []:
+            done = await self._step(pod, state, container, KIND_INIT, sandbox, volumes, files,
+                                    instances.get(str(container.get("name"))) or [], pod_ip)
+            if not done:
+                return
+        for container in spec.get("containers") or []:
+            await self._step(pod, state, container, KIND_APP, sandbox, volumes, files,
+                             instances.get(str(container.get("name"))) or [], pod_ip)
+
+    async def _new_sandbox(self, pod: Obj, state: PodState, sandboxes: list[ContainerInfo],
+                           instances: dict[str, list[ContainerInfo]]) -> ContainerInfo | None:
+        ctx = self.ctx
+        grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+        # Containers left in a dead sandbox's namespaces go with it, as in Kubernetes.
+        await asyncio.gather(*(self._stop(pod, infos[0], grace) for infos in instances.values()
+                               if infos[0].running))
+        attempt = sandboxes[0].restart_count + 1 if sandboxes else 0
+        sandbox_id = ""
+        try:
+            sandbox_id = await create_sandbox(ctx.runtime, pod, image=ctx.config.pod_infra_image,
+                                              attempt=attempt,
+                                              cluster_domain=ctx.config.cluster_domain)
+            info = await ctx.runtime.inspect(sandbox_id)
+            if info is None or not info.running:
+                raise SandboxError("sandbox exited right after it started")
+            if not (pod.get("spec") or {}).get("hostNetwork"):
+                await install_service_reject(info.pid, ctx.config.service_cluster_ip_range)
+        except (DockerError, SandboxError) as exc:
+            ctx.recorder.event(pod, WARNING, "FailedCreatePodSandBox",
+                               f"Failed to create pod sandbox: {exc}")
+            if sandbox_id:
+                await ctx.runtime.remove(sandbox_id)
+            for container in _all_specs(pod):
+                state.waiting[container] = ("ContainerCreating", "")
+            state.retry_in(5)
+            return None
+        return info
+
+    async def _volumes(self, pod: Obj, state: PodState) -> dict[str, VolumeSource] | None:
+        if state.volumes is not None and time.monotonic() - state.volumes_at < _VOLUME_REFRESH:
+            return state.volumes
+        try:
+            state.volumes = await self.ctx.volumes.prepare(pod)
+        except MountError as exc:
+            self.ctx.recorder.event(pod, WARNING, "FailedMount", str(exc))
+            state.retry_in(5)
+            return None
+        state.volumes_at = time.monotonic()
+        return state.volumes
+
+    def _pod_files(self, pod: Obj, pod_ip: str) -> dict[str, str | None]:
+        uid = str((pod.get("metadata") or {}).get("uid"))
+        config = self.ctx.config
+        files: dict[str, str | None] = {"hosts": None, "resolv": None}
+        if not (pod.get("spec") or {}).get("hostNetwork"):
+            files["hosts"] = self.ctx.volumes.pod_file(
+                uid, "etc-hosts", hosts_file(pod, pod_ip, config.cluster_domain))
+        resolv = resolv_conf(pod, config.cluster_dns, config.cluster_domain)
+        if resolv is not None:
+            files["resolv"] = self.ctx.volumes.pod_file(uid, "resolv.conf", resolv)
+        return files
+
+    async def _step(self, pod: Obj, state: PodState, container: Obj, kind: str,
+                    sandbox: ContainerInfo, volumes: dict[str, VolumeSource],
+                    files: dict[str, str | None], instances: list[ContainerInfo],
+                    pod_ip: str) -> bool:
+        """Advance one container; True when it needs nothing more (init: succeeded)."""
+        name = str(container.get("name"))
+        spec = pod.get("spec") or {}
+        policy = str(spec.get("restartPolicy") or "Always")
+        if kind == KIND_INIT:
+            policy = "Never" if policy == "Never" else "OnFailure"
+        latest = instances[0] if instances else None
+        if latest is not None and latest.running:
+            why = self.ctx.probes.kill_reason(latest.id)
+            if why is None and latest.spec_hash != spec_hash(container):
+                why = f"Container {name} definition changed, will be restarted"
+            if why is None:
+                return kind == KIND_APP
+            self.ctx.recorder.event(pod, NORMAL, "Killing", why,
+                                    field_path=_field_path(kind, name))
+            grace = int(spec.get("terminationGracePeriodSeconds", 30))
+            await self._stop(pod, latest, grace, announce=False)
+            self.ctx.probes.forget_container(latest.id)
+            latest = await self.ctx.runtime.inspect(latest.id)
+            if latest is None:
+                return False
+        if latest is not None and not latest.running and not latest.exited:
+            await self.ctx.runtime.remove(latest.id)  # created but never started: start afresh
+            return await self._start(pod, state, container, kind, sandbox, volumes, files,
+                                     latest.restart_count, pod_ip) and kind == KIND_APP
+        if latest is None:
+            return await self._start(pod, state, container, kind, sandbox, volumes, files, 0,
+                                     pod_ip) and kind == KIND_APP
+        if kind == KIND_INIT and latest.exit_code == 0 and not latest.start_failed:
+            state.waiting.pop(name, None)
+            return True
+        if not should_restart(policy, latest):
+            state.waiting.pop(name, None)
+            return False
+        key = f"{state.uid}/{name}/{spec_hash(container)}"
+        finished = _when(latest.finished_at)
+        backoff = self.ctx.backoff
+        if backoff.in_backoff_since(key, finished):
+            delay = go_duration(backoff.delay(key))
+            state.waiting[name] = ("CrashLoopBackOff", f"back-off {delay} restarting failed "
+                                   f"container={name} pod={_pod_ref(pod)}")
+            self.ctx.recorder.event(pod, WARNING, "BackOff",
+                                    f"Back-off restarting failed container {name} in pod "
+                                    f"{_pod_ref(pod)}", field_path=_field_path(kind, name))
+            state.retry_in(backoff.remaining(key, finished))
+            return False
+        backoff.next(key, finished)
+        await self._start(pod, state, container, kind, sandbox, volumes, files,
+                          latest.restart_count + 1, pod_ip)
+        return False
+
+    async def _start(self, pod: Obj, state: PodState, container: Obj, kind: str,
+                     sandbox: ContainerInfo, volumes: dict[str, VolumeSource],
+                     files: dict[str, str | None], restart_count: int, pod_ip: str) -> bool:
+        ctx = self.ctx
+        name = str(container.get("name"))
+        field_path = _field_path(kind, name)
+        image = await ctx.images.ensure(pod, container, field_path)
+        if image.image is None:
+            state.waiting[name] = (image.reason, image.message)
+            state.retry_in(image.retry_after or 5)
+            return False
+        uid = state.uid
+        try:
+            env = await container_env(pod, container, ctx.objects, pod_ip=pod_ip,
+                                      host_ip=ctx.config.node_ip, allocatable=ctx.allocatable())
+            setup = ContainerSetup(
+                kind, restart_count, sandbox.id, env, volumes,
+                image_user=str((image.image.get("Config") or {}).get("User") or ""),
+                hosts_file=files["hosts"], resolv_file=files["resolv"],
+                termination_log=ctx.volumes.termination_log(uid, name, restart_count))
+            config, host, docker_name = docker_args(pod, container, setup, ctx.runtime.labels())
+        except (ConfigError, ValueError) as exc:
+            ctx.recorder.event(pod, WARNING, "Failed", f"Error: {exc}", field_path=field_path)
+            state.waiting[name] = ("CreateContainerConfigError", str(exc))
+            state.retry_in(10)
+            return False
+        try:
+            container_id = await ctx.runtime.create(config, host, docker_name)
+        except DockerError as exc:
+            ctx.recorder.event(pod, WARNING, "Failed", f"Error: {exc}", field_path=field_path)
+            state.waiting[name] = ("CreateContainerError", str(exc))
+            state.retry_in(10)
+            return False
+        ctx.recorder.event(pod, NORMAL, "Created", f"Created container: {name}",
+                           field_path=field_path)
+        state.waiting.pop(name, None)
+        try:
+            await ctx.runtime.start(container_id)
+        except DockerError as exc:
+            ctx.recorder.event(pod, WARNING, "Failed",
+                               f'Error: failed to start container "{name}": {exc}',
+                               field_path=field_path)
+            state.retry_in(1)
+            return False
+        ctx.recorder.event(pod, NORMAL, "Started", f"Started container {name}",
+                           field_path=field_path)
+        hook = (container.get("lifecycle") or {}).get("postStart")
+        if hook:
+            ok, message = await run_handler(ctx.runtime, hook, container, container_id, pod_ip,
+                                            timeout=30)
+            if not ok:
+                ctx.recorder.event(pod, WARNING, "FailedPostStartHook", message,
+                                   field_path=field_path)
+                grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+                info = await ctx.runtime.inspect(container_id)
+                if info is not None:
+                    await self._stop(pod, info, grace, announce=False)
+                return False
+        return True
+
+    # -- the way down -----------------------------------------------------------------------
+
+    async def _stop(self, pod: Obj | None, info: ContainerInfo, grace: int, *,
+                    announce: bool = True) -> None:
+        """Stop one container: preStop hook, then the stop signal, SIGKILL after ``grace``."""
+        ctx = self.ctx
+        name = info.container_name
+        kind = info.kind
+        spec = _all_specs(pod).get(name) if pod else None
+        if pod is not None and announce and kind != KIND_SANDBOX:
+            ctx.recorder.event(pod, NORMAL, "Killing", f"Stopping container {name}",
+                               field_path=_field_path(kind, name))
+        started = time.monotonic()
+        hook = ((spec or {}).get("lifecycle") or {}).get("preStop")
+        if hook and info.running and grace > 0:
+            ok, message = await run_handler(ctx.runtime, hook, spec or {}, info.id,
+                                            info.ip, timeout=grace)
+            if not ok and pod is not None:
+                ctx.recorder.event(pod, WARNING, "FailedPreStopHook", message,
+                                   field_path=_field_path(kind, name))
+            grace = max(_MIN_GRACE_AFTER_HOOK, grace - int(time.monotonic() - started))
+        if info.running:
+            await ctx.runtime.stop(info.id, grace)
+
+    async def kill_pod(self, pod: Obj | None, uid: str, grace: int) -> None:
+        """Stop every container of the pod (apps and inits together), then its sandbox."""
+        sandboxes, instances = await self.observe(uid)
+        self.ctx.probes.forget_pod(uid)
+        await asyncio.gather(*(self._stop(pod, info, grace) for infos in instances.values()
+                               for info in infos if info.running))
+        await asyncio.gather(*(self.ctx.runtime.stop(s.id, 0) for s in sandboxes if s.running))
+
+    async def stop_sandbox(self, uid: str) -> None:
+        sandboxes, _ = await self.observe(uid)
+        await asyncio.gather(*(self.ctx.runtime.stop(s.id, 0) for s in sandboxes if s.running))
+
+    async def remove_pod(self, uid: str) -> None:
+        """Remove every container and sandbox of the pod and its volumes (after ``kill_pod``)."""
+        for info in await self.ctx.runtime.pod_containers(uid):
+            await self.ctx.runtime.remove(info.id)
+        await self.ctx.volumes.cleanup(uid)
+        self.ctx.backoff.forget_prefix(f"{uid}/")
+        self.ctx.images.forget_pod(uid)
+
+
+def _all_specs(pod: Obj | None) -> dict[str, Obj]:
+    spec = (pod or {}).get("spec") or {}
+    return {str(c.get("name")): c
+            for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
+
+
+def _needs_sandbox(spec: Obj, instances: dict[str, list[ContainerInfo]]) -> bool:
+    """Whether a (new) sandbox is needed: something has yet to run, or must run again."""
+    if not any(instances.values()):
+        return True
+    policy = str(spec.get("restartPolicy") or "Always")
+    for container in spec.get("containers") or []:
+        infos = instances.get(str(container.get("name"))) or []
+        if not infos or infos[0].running or should_restart(policy, infos[0]):
+            return True
+    return False
