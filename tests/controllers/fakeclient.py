@@ -55,6 +55,28 @@ def _merge(target: Any, patch: Any) -> Any:
     return out
 
 
+def _owner_references_by_uid(current: Obj, patch: Obj) -> Obj:
+    """Strategic merge for the one list controllers patch that way: ownerReferences by uid.
+
+    Adoption adds a reference and release sends ``{"$patch": "delete", "uid": ...}``;
+    other references stay.  The patch's ``metadata.uid`` is a precondition.
+    """
+    meta = patch.get("metadata") or {}
+    if meta.get("uid") not in (None, current["metadata"].get("uid")):
+        raise errors.Invalid("metadata.uid: Invalid value: the uid in the patch does not match")
+    if "ownerReferences" not in meta:
+        return patch
+    refs = {r["uid"]: r for r in current["metadata"].get("ownerReferences") or []}
+    for ref in meta["ownerReferences"]:
+        if ref.get("$patch") == "delete":
+            refs.pop(ref["uid"], None)
+        else:
+            refs[ref["uid"]] = {**refs.get(ref["uid"], {}), **ref}
+    merged = dict(meta, ownerReferences=list(refs.values()) or None)
+    merged.pop("uid", None)
+    return dict(patch, metadata=merged)
+
+
 class FakeClient:
     """In-memory objects plus a log of every request made."""
 
@@ -226,10 +248,12 @@ class FakeClient:
         res = resolve_resource(resource)
         self._record("patch", res, namespace, name, subresource=subresource,
                      body=deepcopy_json(patch), options={"patch_type": patch_type})
-        if patch_type != "merge":
+        if patch_type not in ("merge", "strategic"):
             raise errors.UnsupportedMediaType(f"the fake client only merges, not {patch_type}")
         current = self._current(res, namespace, name)
         self._check_rv(res, current, (patch.get("metadata") or {}).get("resourceVersion"))
+        if patch_type == "strategic":
+            patch = _owner_references_by_uid(current, patch)
         return self._write(res, _merge(current, patch))
 
     async def delete(self, resource: ResourceRef, name: str, namespace: str | None = None, *,
