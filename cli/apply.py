@@ -131,7 +131,7 @@ async def _client_side(ctx: Context, args: argparse.Namespace,
             created = await _send(ctx, "POST", resource_path(res, manifest.namespace),
                                   orjson.dumps(modified), "application/json", params)
         except Exception as exc:
-            raise _sourced("creating", manifest, exc) from exc
+            raise sourced("creating", manifest, exc) from exc
         return "created", created
     annotations = (live.get("metadata") or {}).get("annotations") or {}
     original = None
@@ -156,11 +156,11 @@ async def _client_side(ctx: Context, args: argparse.Namespace,
         result = await _send(ctx, "PATCH", resource_path(res, manifest.namespace, manifest.name),
                              orjson.dumps(patch), content_type, params)
     except Exception as exc:
-        raise _sourced("patching", manifest, exc) from exc
+        raise sourced("patching", manifest, exc) from exc
     return "configured", result
 
 
-def _sourced(verb: str, manifest: Manifest, exc: Exception) -> Exception:
+def sourced(verb: str, manifest: Manifest, exc: Exception) -> Exception:
     from machinery.errors import ApiError
 
     return with_source(verb, manifest.source, exc) if isinstance(exc, ApiError) else exc
