@@ -92,6 +92,18 @@ CONTROLLERS: list[ControllerSpec] = [
                    "concurrent-deployment-syncs", 5),
     ControllerSpec("replicaset", "controllers.replicaset:ReplicaSetController",
                    "concurrent-replicaset-syncs", 5),
+    ControllerSpec("garbagecollector", "controllers.garbagecollector:GarbageCollector",
+                   "concurrent-gc-syncs", 20),
+    ControllerSpec("namespace", "controllers.namespace:NamespaceController",
+                   "concurrent-namespace-syncs", 10),
+    ControllerSpec("serviceaccount", "controllers.serviceaccount:ServiceAccountsController",
+                   "concurrent-serviceaccount-syncs", 1),
+    ControllerSpec("nodelifecycle", "controllers.nodelifecycle:NodeLifecycleController",
+                   "concurrent-node-lifecycle-syncs", 1),
+    ControllerSpec("endpoint", "controllers.endpoints:EndpointsController",
+                   "concurrent-endpoint-syncs", 5),
+    ControllerSpec("endpointslice", "controllers.endpointslice:EndpointSliceController",
+                   "concurrent-service-endpoint-syncs", 5),
 ]
 
 
