@@ -1,0 +1,248 @@
+"""End-to-end fixtures: real kubelets on the real Docker engine, against the real API server.
+
+``tests/conftest.py`` provides etcd and the API server.  Here: a cluster
+bridge network of its own per session (a free /24, so parallel runs and a
+developer's cluster never collide), kubelet processes stamped with a cluster
+name unique to the session, and finalizers that remove every Docker object
+carrying that cluster label even when a test fails.  Only loopback and the
+session's own bridge network are ever contacted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import httpx
+import pytest
+
+from tests.conftest import ROOT, ApiServerProcess, free_port
+
+T = TypeVar("T")
+REQUIRED_IMAGES = ("k8py/pause:3.10", "k8py/hello:1.0", "debian:bookworm-slim")
+
+
+def wait_for(fn: Callable[[], T], timeout: float = 30.0, interval: float = 0.2,
+             what: str = "condition") -> T:
+    """Poll ``fn`` until it returns something truthy; its last value or a TimeoutError."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached after {timeout}s (last: {last!r})")
+
+
+def _free_subnet(client: docker.DockerClient) -> str:
+    used = []
+    for network in client.networks.list():
+        for pool in (network.attrs.get("IPAM") or {}).get("Config") or []:
+            if pool.get("Subnet"):
+                used.append(ipaddress.ip_network(pool["Subnet"], strict=False))
+    for third in range(100, 250):
+        candidate = ipaddress.ip_network(f"10.231.{third}.0/24")
+        if not any(candidate.overlaps(u) for u in used):
+            return str(candidate)
+    raise RuntimeError("no free /24 left in 10.231.0.0/16 for the test network")
+
+
+class DockerCluster:
+    """The session's Docker side: a cluster name and a bridge network of its own."""
+
+    def __init__(self) -> None:
+        self.client = docker.from_env()
+        self.name = f"k8py-e2e-{uuid.uuid4().hex[:8]}"
+        self.network = self.name
+        self.subnet = _free_subnet(self.client)
+        self.root = tempfile.mkdtemp(prefix="k8py-kubelet-")
+
+    def ensure_images(self) -> None:
+        missing = [i for i in REQUIRED_IMAGES if not self._has_image(i)]
+        if missing:
+            subprocess.run(["bash", str(ROOT / "images" / "build.sh"), "base", "pause", "hello"],
+                           check=True, timeout=1800)
+
+    def _has_image(self, name: str) -> bool:
+        try:
+            self.client.images.get(name)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def containers(self, **labels: str) -> list[Any]:
+        filters = [f"io.k8py.cluster={self.name}"] + [f"io.k8py.{k.replace('_', '-')}={v}"
+                                                      for k, v in labels.items()]
+        return list(self.client.containers.list(all=True, filters={"label": filters}))
+
+    def remove_containers(self, **labels: str) -> None:
+        for container in self.containers(**labels):
+            try:
+                container.remove(force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+
+    def cleanup(self) -> None:
+        self.remove_containers()
+        for volume in self.client.volumes.list(filters={"label": f"io.k8py.cluster={self.name}"}):
+            try:
+                volume.remove(force=True)
+            except docker.errors.APIError:
+                pass
+        try:
+            self.client.networks.get(self.network).remove()
+        except docker.errors.NotFound:
+            pass
+        subprocess.run(["rm", "-rf", self.root], check=False)
+        self.client.close()
+
+
+class KubeletProcess:
+    """``python -m kubelet`` for one node, as a child process."""
+
+    def __init__(self, api_url: str, cluster: DockerCluster, node: str, *,
+                 extra: list[str] | None = None) -> None:
+        self.api_url = api_url
+        self.cluster = cluster
+        self.node = node
+        self.port = free_port()
+        self.health_port = free_port()
+        self.extra = extra or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(cluster.root) / f"{node}.log"
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        argv = [sys.executable, "-m", "kubelet", "--node-name", self.node,
+                "--api-server", self.api_url, "--cluster-name", self.cluster.name,
+                "--network", self.cluster.network, "--pod-cidr", self.cluster.subnet,
+                "--root-dir", f"{self.cluster.root}/{self.node}", "--node-ip", "127.0.0.1",
+                "--port", str(self.port), "--health-address", "127.0.0.1",
+                "--health-port", str(self.health_port), "--heartbeat-period", "2",
+                "--node-status-update-frequency", "3", "--sync-frequency", "5",
+                "--container-restart-backoff", "2", "--container-restart-backoff-max", "20",
+                *self.extra]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(self._ready, 60, what=f"kubelet {self.node} ready")
+
+    def _ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"kubelet {self.node} exited with {self.proc.returncode}:\n"
+                               f"{self.logs()[-3000:]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.health_port}/readyz",
+                             timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no clean-up code runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Api:
+    """A thin synchronous client for the calls the e2e tests make."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=15)
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(path, json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        response = self.http.get(path)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
+
+    def create_pod(self, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:
+        return self.create(f"/api/v1/namespaces/{namespace}/pods", manifest)
+
+    def delete(self, path: str, **options: Any) -> int:
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", **options}
+        return self.http.request("DELETE", path, json=body).status_code
+
+    def events(self, namespace: str, pod: str | None = None) -> list[dict[str, Any]]:
+        params = {"fieldSelector": f"involvedObject.name={pod}"} if pod else {}
+        found = self.get(f"/api/v1/namespaces/{namespace}/events?" +
+                         "&".join(f"{k}={v}" for k, v in params.items()))
+        return list((found or {}).get("items") or [])
+
+
+@pytest.fixture(scope="session")
+def docker_cluster() -> Iterator[DockerCluster]:
+    cluster = DockerCluster()
+    cluster.ensure_images()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture(scope="session")
+def kubelets(apiserver: ApiServerProcess,
+             docker_cluster: DockerCluster) -> Iterator[dict[str, KubeletProcess]]:
+    """Two kubelets as processes (nodes ``<cluster>-n1`` and ``-n2``) for the session."""
+    procs = {name: KubeletProcess(apiserver.url, docker_cluster, f"{docker_cluster.name}-{name}")
+             for name in ("n1", "n2")}
+    try:
+        for proc in procs.values():
+            proc.start()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+@pytest.fixture(scope="session")
+def api(apiserver: ApiServerProcess) -> Iterator[Api]:
+    client = Api(apiserver.url)
+    yield client
+    client.http.close()
+
+
+@pytest.fixture
+def pod_namespace(namespace: str, api: Api, docker_cluster: DockerCluster) -> Iterator[str]:
+    """A test namespace whose pods and containers are gone after the test, pass or fail."""
+    try:
+        yield namespace
+    finally:
+        pods = api.get(f"/api/v1/namespaces/{namespace}/pods") or {}
+        for pod in pods.get("items") or []:
+            api.delete(f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}",
+                       gracePeriodSeconds=0)
+        docker_cluster.remove_containers(namespace=namespace)
