@@ -246,7 +246,7 @@ async def _forward_connection(
         conn = await connect_websocket(url, headers, [V4_PROTOCOL], ssl=ssl)
     except (ApiError, OSError, asyncio.TimeoutError) as exc:
         log.error("error forwarding port %d: %s", remote, exc)
-        writer.close()
+        await _close_local(writer)
         return
     upstream = asyncio.ensure_future(_copy_local(reader, conn))
     try:
@@ -257,7 +257,13 @@ async def _forward_connection(
         upstream.cancel()
         await asyncio.gather(upstream, return_exceptions=True)
         await conn.close()
-        writer.close()
+        await _close_local(writer)
+
+
+async def _close_local(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
 
 
 async def _copy_local(reader: asyncio.StreamReader, conn: ClientConnection) -> None:

@@ -68,6 +68,7 @@ async def fetch(port: int, path: str) -> bytes:
     await writer.drain()
     response = await reader.read()
     writer.close()
+    await writer.wait_closed()
     return response.partition(b"\r\n\r\n")[2]
 
 

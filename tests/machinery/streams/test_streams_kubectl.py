@@ -74,7 +74,7 @@ def port_forward(kubeconfig: Path, remote: int) -> Iterator[tuple[int, subproces
         yield local, proc
     finally:
         proc.kill()
-        proc.wait(10)
+        proc.communicate(timeout=10)  # reaps it and closes its pipes
 
 
 def fetch(port: int, path: str) -> bytes:

@@ -57,6 +57,7 @@ async def test_pod_closing_first_ends_the_request() -> None:
     async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"hello and goodbye")
         writer.close()
+        await writer.wait_closed()
 
     async with tcp_server(greet) as port, spdy_session() as (client, _):
         error_id, data_id = client.open(port, "7")
@@ -108,6 +109,7 @@ async def test_rst_stream_closes_the_pod_connection() -> None:
     async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # until the forwarder lets go
         closed.set()
+        writer.close()
 
     async with tcp_server(hold) as port, spdy_session() as (client, _):
         error_id, data_id = client.open(port, "0")
@@ -169,6 +171,7 @@ async def test_v4_session_closes_once_every_pod_connection_ended() -> None:
     async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"bye")
         writer.close()
+        await writer.wait_closed()
 
     async with tcp_server(greet) as port:
         transport = MemoryTransport()

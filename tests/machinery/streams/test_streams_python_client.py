@@ -39,9 +39,12 @@ def test_stream_exec_return_code_and_stdin(core: client.CoreV1Api) -> None:
     resp.write_stdin("piped input\n")
     resp.close_channel(0)  # v5 half-close
     resp.run_forever(timeout=20)
-    assert resp.read_stdout() == "piped input\n"
-    assert resp.read_stderr() == "to-stderr\n"
-    assert resp.returncode == 5
+    try:
+        assert resp.read_stdout() == "piped input\n"
+        assert resp.read_stderr() == "to-stderr\n"
+        assert resp.returncode == 5
+    finally:
+        resp.close()
 
 
 def test_portforward_carries_an_http_request(core: client.CoreV1Api, backend: ThreadingHTTPServer) -> None:
@@ -53,7 +56,7 @@ def test_portforward_carries_an_http_request(core: client.CoreV1Api, backend: Th
     response = b""
     while chunk := sock.recv(65536):
         response += chunk
-    sock.close()
+    forward.close()
     assert response.startswith(b"HTTP/1.0 200")
     assert response.endswith(b"backend /via-python #1\n")
     assert forward.error(port) is None
@@ -67,4 +70,5 @@ def test_portforward_reports_a_refused_port(core: client.CoreV1Api) -> None:
     sock = forward.socket(dead)
     sock.settimeout(20)
     assert sock.recv(1) == b""
+    forward.close()
     assert forward.error(dead).startswith(f"error forwarding port {dead}")
