@@ -21,6 +21,7 @@ from machinery import errors
 from machinery.informer import DeletedFinalStateUnknown, meta_key
 from machinery.meta import deepcopy_json, labels, pod_is_ready, split_key
 from machinery.podendpoints import (
+    create_endpoint_object,
     find_port,
     is_headless,
     pod_in_endpoints,
@@ -88,8 +89,8 @@ def endpoint_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
         for service_port in service_ports:
             number = find_port(pod, service_port)
             if number is not None:
-                port = _endpoint_port(service_port, number)
-                ports.append((_port_key(port), port))
+                entry = _endpoint_port(service_port, number)
+                ports.append((_port_key(entry), entry))
         if not ports:
             continue
         addresses[ident] = (_address(pod, service, ip), tolerate or pod_is_ready(pod))
@@ -98,8 +99,8 @@ def endpoint_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     # ports offered by the same set of addresses share a subset
     grouped: dict[frozenset[tuple[str, str]], list[Obj | None]] = {}
     for key in sorted(offered):
-        port, idents = offered[key]
-        grouped.setdefault(frozenset(idents), []).append(port)
+        offered_port, offering = offered[key]
+        grouped.setdefault(frozenset(offering), []).append(offered_port)
     subsets = []
     for idents, ports_of in grouped.items():
         ordered = sorted(idents)
@@ -165,7 +166,7 @@ class EndpointsController(QueueController):
             body = {"apiVersion": "v1", "kind": "Endpoints",
                     "metadata": {"name": name, "namespace": namespace, "labels": wanted_labels},
                     "subsets": subsets}
-            await self.client.create("endpoints", body, namespace)
+            await create_endpoint_object(self.client, "endpoints", body)
             return None
         if (current.get("subsets") or []) == subsets and labels(current) == wanted_labels:
             return None

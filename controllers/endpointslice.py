@@ -34,6 +34,7 @@ from machinery.meta import (
     split_key,
 )
 from machinery.podendpoints import (
+    create_endpoint_object,
     find_port,
     is_headless,
     pod_in_endpoints,
@@ -163,11 +164,11 @@ def desired_slices(service: Obj, pods: list[Obj]) -> dict[str, Obj]:
 
 def _same(current: Obj, wanted: Obj) -> bool:
     cmeta, wmeta = current.get("metadata") or {}, wanted["metadata"]
-    return (cmeta.get("labels") or {}) == wmeta["labels"] \
-        and (cmeta.get("ownerReferences") or []) == wmeta["ownerReferences"] \
-        and current.get("addressType") == wanted["addressType"] \
-        and (current.get("endpoints") or []) == wanted["endpoints"] \
-        and (current.get("ports") or []) == wanted["ports"]
+    return bool((cmeta.get("labels") or {}) == wmeta["labels"]
+                and (cmeta.get("ownerReferences") or []) == wmeta["ownerReferences"]
+                and current.get("addressType") == wanted["addressType"]
+                and (current.get("endpoints") or []) == wanted["endpoints"]
+                and (current.get("ports") or []) == wanted["ports"])
 
 
 class EndpointSliceController(QueueController):
@@ -205,7 +206,7 @@ class EndpointSliceController(QueueController):
         for name, body in wanted.items():
             current = existing.get(name)
             if current is None:
-                await self._create(body)
+                await create_endpoint_object(self.client, "endpointslices", body)
             elif not _same(current, body):
                 new = deepcopy_json(current)
                 new["metadata"]["labels"] = body["metadata"]["labels"]
@@ -219,11 +220,3 @@ class EndpointSliceController(QueueController):
             except errors.NotFound:
                 pass
         return None
-
-    async def _create(self, body: Obj) -> None:
-        try:
-            await self.client.create("endpointslices", body, body["metadata"]["namespace"])
-        except errors.AlreadyExists:
-            # Our cache has not seen it yet; retrying compares with what is there.
-            raise errors.Conflict(f"endpointslice {body['metadata']['name']} exists but is not "
-                                  "cached yet") from None

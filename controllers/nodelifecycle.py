@@ -123,9 +123,9 @@ def desired_taints(node: Obj, now: str) -> list[Obj]:
         key = TAINT_NOT_READY if ready == "False" else TAINT_UNREACHABLE
         wanted.append({"key": key, "effect": NO_EXECUTE, "timeAdded": now})
     for cond in (node.get("status") or {}).get("conditions") or ():
-        key = _NO_SCHEDULE_BY_CONDITION.get((cond.get("type"), cond.get("status")))
-        if key is not None:
-            wanted.append({"key": key, "effect": NO_SCHEDULE})
+        pressure = _NO_SCHEDULE_BY_CONDITION.get((cond.get("type"), cond.get("status")))
+        if pressure is not None:
+            wanted.append({"key": pressure, "effect": NO_SCHEDULE})
     if spec.get("unschedulable"):
         wanted.append({"key": TAINT_UNSCHEDULABLE, "effect": NO_SCHEDULE})
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from machinery.informer import DeletedFinalStateUnknown, Informer, SharedInformerFactory
-from machinery.resources import RESOURCES, Resource, by_kind
+from machinery.resources import RESOURCES, Resource
 
 __all__ = [
     "UID_INDEX",
@@ -104,8 +104,9 @@ class AllKinds:
         informer = self.by_resource.get(resource)
         if informer is None:
             return None
-        hits = informer.indexer.by_index(UID_INDEX, uid)
-        return hits[0] if hits else None
+        for obj in informer.indexer.by_index(UID_INDEX, uid):
+            return obj
+        return None
 
     def dependents(self, uid: str) -> list[Found]:
         """Every cached object naming ``uid`` in its ownerReferences."""
@@ -115,7 +116,3 @@ class AllKinds:
         for resource, informer in self.by_resource.items():
             for obj in informer.indexer.by_index(OWNER_UID_INDEX, uid):
                 yield Found(resource, obj)
-
-    def informer_for(self, api_version: str, kind: str) -> Informer | None:
-        resource = by_kind(api_version, kind)
-        return None if resource is None else self.by_resource.get(resource)

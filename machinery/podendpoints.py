@@ -15,6 +15,8 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from machinery import errors
+from machinery.client import ApiClient
 from machinery.informer import DeletedFinalStateUnknown, Informer, meta_key
 from machinery.meta import is_being_deleted, labels, pod_is_terminal
 
@@ -27,6 +29,7 @@ __all__ = [
     "services_for_pod",
     "watch_service_pods",
     "is_headless",
+    "create_endpoint_object",
 ]
 
 Obj = dict[str, Any]
@@ -134,3 +137,21 @@ def watch_service_pods(services: Informer, pods: Informer,
 
     services.add_handler(service_changed, lambda _old, new: service_changed(new), service_changed)
     pods.add_handler(pod_added, pod_updated, pod_deleted)
+
+
+async def create_endpoint_object(client: ApiClient, resource: str, body: Obj) -> None:
+    """Create an Endpoints or EndpointSlice object the cache showed as missing.
+
+    AlreadyExists means the cache has not yet seen an earlier create: it
+    becomes a Conflict, which the worker retries quietly once the cache has
+    caught up.  A terminating namespace refuses new content, and there is
+    nothing to publish there any more.
+    """
+    namespace = body["metadata"]["namespace"]
+    try:
+        await client.create(resource, body, namespace)
+    except errors.AlreadyExists:
+        raise errors.Conflict(f'{resource} "{body["metadata"]["name"]}" exists but is not '
+                              "cached yet") from None
+    except errors.Forbidden:
+        return
