@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     flag(p, "--etcd-prefix", env="K8PY_ETCD_PREFIX", default="/registry", help="the etcd key prefix for all objects")
     flag(p, "--bind-address", env="K8PY_BIND_ADDRESS", default="127.0.0.1", help="address to listen on")
     flag(p, "--port", env="K8PY_PORT", default=6443, type=int, help="port to serve the API on (plain HTTP)")
+    flag(p, "--advertise-address", env="K8PY_ADVERTISE_ADDRESS", default="",
+         help="address published in the default/kubernetes endpoints (default: the bind address, "
+              "or 127.0.0.1 when binding every interface)")
     flag(p, "--service-cluster-ip-range", env="K8PY_SERVICE_CLUSTER_IP_RANGE", default="10.96.0.0/12",
          help="CIDR from which Service cluster IPs are allocated")
     flag(p, "--service-node-port-range", env="K8PY_SERVICE_NODE_PORT_RANGE", default="30000-32767",
@@ -48,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         prefix=args.etcd_prefix,
         bookmark_interval=args.watch_bookmark_interval,
         compaction_interval=args.etcd_compaction_interval,
+        advertise_address=args.advertise_address or (
+            "127.0.0.1" if args.bind_address in ("0.0.0.0", "::", "") else args.bind_address),
+        advertise_port=args.port,
     )
     config = uvicorn.Config(server.app, host=args.bind_address, port=args.port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=2, lifespan="on",

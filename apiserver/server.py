@@ -27,9 +27,10 @@ from machinery.resources import RESOURCES, Resource, by_plural
 
 from . import discovery, openapi
 from .allocator import ServiceAllocator
+from .bootstrap import SYSTEM_NAMESPACES, ensure_system_objects
 from .handlers import handle, parse_target
 from .proxy import KubeletProxy
-from .registry import Registry, WriteOptions
+from .registry import Registry
 from .storage import Storage
 from .subresources import Subresources
 from .watchcache import WatchCache
@@ -39,7 +40,6 @@ __all__ = ["ApiServer", "SYSTEM_NAMESPACES", "VERSION_INFO"]
 
 log = logging.getLogger("apiserver")
 
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 VERSION_INFO = {
     "major": "1",
     "minor": "32",
@@ -61,7 +61,10 @@ LATENCY = Histogram("apiserver_request_duration_seconds", "API request latency b
 class ApiServer:
     def __init__(self, etcd_servers: list[str], *, service_cidr: str = "10.96.0.0/12",
                  node_port_range: str = "30000-32767", prefix: str = "/registry",
-                 bookmark_interval: float = 5.0, compaction_interval: float = 300.0) -> None:
+                 bookmark_interval: float = 5.0, compaction_interval: float = 300.0,
+                 advertise_address: str = "127.0.0.1", advertise_port: int = 6443) -> None:
+        self.advertise_address = advertise_address
+        self.advertise_port = advertise_port
         self.storage = Storage(etcd_servers)
         self.registry = Registry(self.storage, ServiceAllocator(service_cidr, node_port_range), prefix)
         self.caches: dict[Resource, WatchCache] = {}
@@ -95,7 +98,7 @@ class ApiServer:
             cache = WatchCache(self.storage, r, self.registry.collection_key(r))
             cache.start()
             self.caches[r] = cache
-        await self._ensure_namespaces()
+        await ensure_system_objects(self.registry, self.advertise_address, self.advertise_port)
         for cache in self.caches.values():
             await cache.wait_ready(timeout=30)
         self._tasks.append(asyncio.create_task(self._compactor(), name="compactor"))
@@ -110,16 +113,6 @@ class ApiServer:
             await cache.stop()
         await self.proxy.close()
         await self.storage.close()
-
-    async def _ensure_namespaces(self) -> None:
-        ns = by_plural("", "v1", "namespaces")
-        assert ns is not None
-        for name in SYSTEM_NAMESPACES:
-            try:
-                await self.registry.create(ns, None, {"metadata": {"name": name}},
-                                           WriteOptions(field_manager="kube-apiserver"))
-            except errors.AlreadyExists:
-                pass
 
     async def _compactor(self) -> None:
         """Compact etcd history older than one interval, as kube-apiserver does every 5 minutes."""

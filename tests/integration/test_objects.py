@@ -228,3 +228,12 @@ def test_bad_input_gets_status(api, namespace):
     assert r.status_code == 405
     r = api.patch(f"{base}/x", content=b"{}", headers={"Content-Type": "application/bogus"})
     assert r.status_code == 415
+
+
+def test_kubernetes_service_points_at_the_api(api):
+    svc = api.get("/api/v1/namespaces/default/services/kubernetes").json()
+    assert svc["spec"]["clusterIP"] == "10.96.0.1"
+    assert svc["spec"]["ports"][0]["port"] == 443
+    slice_ = api.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes").json()
+    assert slice_["endpoints"][0]["addresses"] == ["127.0.0.1"]
+    assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
