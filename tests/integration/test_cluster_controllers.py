@@ -322,7 +322,7 @@ def test_silent_node_is_marked_unknown_tainted_evicted_and_recovers(api: httpx.C
 
 
 def within_a_second(fn: Callable[[], T | None], what: str) -> T:
-    return eventually(fn, timeout=1.5, interval=0.02, what=what)
+    return eventually(fn, timeout=1.0, interval=0.02, what=what)
 
 
 def test_endpoints_and_slices_follow_pod_readiness(api: httpx.Client, namespace: str) -> None:
