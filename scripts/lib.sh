@@ -115,7 +115,8 @@ ensure_dockerd() {
         _clean_docker_leftovers
         as_root mkdir -p "$(dirname "$K8PY_DOCKERD_LOG")"
         log "starting dockerd (log: $K8PY_DOCKERD_LOG)"
-        as_root setsid nohup dockerd >>"$K8PY_DOCKERD_LOG" 2>&1 </dev/null &
+        # fd 9 is with_lock's lock: the daemon must not hold it
+        as_root setsid nohup dockerd >>"$K8PY_DOCKERD_LOG" 2>&1 </dev/null 9>&- &
         pid=$!
         disown "$pid" 2>/dev/null || true
     fi
@@ -188,7 +189,10 @@ with_lock() {
     local name="$1"; shift
     local lockfile="${TMPDIR:-/tmp}/k8py-$name.lock"
     (
-        flock -w 900 9 || die "could not take $lockfile"
+        if ! flock -n 9; then
+            log "waiting for another k8py $name run to finish (lock $lockfile)"
+            flock -w 900 9 || die "could not take $lockfile within 900s"
+        fi
         "$@"
     ) 9>"$lockfile"
 }
