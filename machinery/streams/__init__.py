@@ -1,7 +1,7 @@
 """Streaming protocols for exec, attach and port-forward.
 
 The kubelet serves them (``serve_exec``, ``serve_portforward``), the API
-server relays them frame for frame, and the CLI speaks their client side
+server relays them frame for frame (``relay``), and the CLI speaks their client side
 (``exec_client``, ``portforward_client``). Sessions run over a ``Transport``,
 so the same code sits behind a Starlette WebSocket or a ``websockets`` one.
 
@@ -17,12 +17,12 @@ from machinery.streams.portforward import (
 )
 from machinery.streams.process import LocalProcess
 from machinery.streams.transport import (
-    StarletteTransport, Transport, TransportClosed, WebSocketsTransport,
+    StarletteTransport, Transport, TransportClosed, WebSocketsTransport, relay,
 )
 from machinery.streams.websocket import KubeWebSocketProtocol, connect_websocket
 
 __all__ = [
-    "Transport", "TransportClosed", "StarletteTransport", "WebSocketsTransport",
+    "Transport", "TransportClosed", "StarletteTransport", "WebSocketsTransport", "relay",
     "negotiate_exec_protocol", "negotiate_portforward_protocol", "SPDY_PORTFORWARD_PROTOCOL",
     "ExecProcess", "ExecOptions", "LocalProcess", "serve_exec", "report_exec_error",
     "serve_portforward", "parse_ports",

@@ -20,7 +20,7 @@ from machinery.streams.channels import (
     CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT, V5_PROTOCOL,
     encode_frame, exit_code_status, failure_status, status_payload, success_status,
 )
-from machinery.streams.transport import Sender, Transport
+from machinery.streams.transport import Sender, Transport, until_first
 
 __all__ = ["ExecProcess", "ExecOptions", "serve_exec", "report_exec_error"]
 
@@ -118,7 +118,6 @@ class _ExecSession:
         self.send = send
         self.protocol = protocol
         self.process = process
-        self.stdin = stdin
         self.tty = tty
         self.stdin_open = stdin
 
@@ -130,17 +129,9 @@ class _ExecSession:
         except ConnectionError:
             await self._close_stdin()
             return
-        finished = asyncio.ensure_future(self._finish(stdout, stderr))
-        receiving = asyncio.ensure_future(self._receive())
-        try:
-            await asyncio.wait({finished, receiving}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (finished, receiving):
-                task.cancel()
-            await asyncio.gather(finished, receiving, return_exceptions=True)
-        if not finished.cancelled() and finished.exception() is None:
-            return
-        await self._close_stdin()
+        finished, _ = await until_first(self._finish(stdout, stderr), self._receive())
+        if finished.cancelled() or finished.exception() is not None:
+            await self._close_stdin()
 
     async def _finish(self, stdout: bool, stderr: bool) -> None:
         """Drain both outputs, collect the exit code, report it, close."""

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from machinery.streams import spdy
 from machinery.streams.channels import V4_PROTOCOL, encode_frame
-from machinery.streams.transport import Sender, Transport
+from machinery.streams.transport import Sender, Transport, until_first
 
 __all__ = [
     "SPDY_PORTFORWARD_PROTOCOL", "PORTFORWARD_PROTOCOLS", "Connector",
@@ -147,20 +147,13 @@ async def _serve_channels(send: Sender, connect: Connector, ports: list[int]) ->
             await send(encode_frame(2 * index + 1, prefix))
     except ConnectionError:
         return
-    forwards = asyncio.ensure_future(
-        asyncio.gather(*(forward(i, p) for i, p in enumerate(ports)), return_exceptions=True)
-    )
-    receiving = asyncio.ensure_future(receive())
-    try:
-        await asyncio.wait({forwards, receiving}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (forwards, receiving):
-            task.cancel()
-        await asyncio.gather(forwards, receiving, return_exceptions=True)
-    if not receiving.cancelled():
-        return
-    with contextlib.suppress(ConnectionError):
-        await send.close(1000)
+    async def forward_all() -> None:
+        await asyncio.gather(*(forward(i, p) for i, p in enumerate(ports)), return_exceptions=True)
+
+    _, receiving = await until_first(forward_all(), receive())
+    if receiving.cancelled():  # every pod connection ended while the client stayed
+        with contextlib.suppress(ConnectionError):
+            await send.close(1000)
 
 
 # -- SPDY/3.1 over the WebSocket ------------------------------------------------------------

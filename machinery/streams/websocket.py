@@ -50,22 +50,29 @@ def _select_nothing(headers: Headers) -> Subprotocol | None:
     return None
 
 
-class _LenientClientConnection(ClientConnection):
-    def __init__(self, protocol: ClientProtocol, **kwargs: Any) -> None:
-        offered = list(protocol.available_subprotocols or [])
+def _client_connection_for(offered: list[str]) -> type[ClientConnection]:
+    """A connection class whose handshake accepts any offered name, tokens or not.
 
-        def accepted(headers: Headers) -> Subprotocol | None:
-            chosen = split_subprotocols(headers.get_all("Sec-WebSocket-Protocol"))
-            if not chosen:
-                return None
-            if len(chosen) > 1:
-                raise InvalidHeader("Sec-WebSocket-Protocol", f"multiple values: {', '.join(chosen)}")
-            if chosen[0] not in offered:
-                raise NegotiationError(f"unsupported subprotocol: {chosen[0]}")
-            return Subprotocol(chosen[0])
+    The offer goes out as a plain header, since the package refuses to send
+    such names itself; the reply is checked here the way gorilla checks it.
+    """
 
-        protocol.process_subprotocol = accepted  # type: ignore[method-assign]
-        super().__init__(protocol, **kwargs)
+    def accepted(headers: Headers) -> Subprotocol | None:
+        chosen = split_subprotocols(headers.get_all("Sec-WebSocket-Protocol"))
+        if not chosen:
+            return None
+        if len(chosen) > 1:
+            raise InvalidHeader("Sec-WebSocket-Protocol", f"multiple values: {', '.join(chosen)}")
+        if chosen[0] not in offered:
+            raise NegotiationError(f"unsupported subprotocol: {chosen[0]}")
+        return Subprotocol(chosen[0])
+
+    class LenientClientConnection(ClientConnection):
+        def __init__(self, protocol: ClientProtocol, **kwargs: Any) -> None:
+            protocol.process_subprotocol = accepted  # type: ignore[method-assign]
+            super().__init__(protocol, **kwargs)
+
+    return LenientClientConnection
 
 
 async def connect_websocket(
@@ -80,10 +87,13 @@ async def connect_websocket(
     The Status body of a non-101 reply (say 404 for a missing pod) becomes the
     matching ``ApiError``, so callers report it as kubectl would.
     """
+    offer = dict(headers)
+    if protocols:
+        offer["Sec-WebSocket-Protocol"] = ", ".join(protocols)
     try:
         return await connect(
-            url, additional_headers=headers, subprotocols=[Subprotocol(p) for p in protocols],
-            max_size=None, compression=None, ssl=ssl, create_connection=_LenientClientConnection,
+            url, additional_headers=offer, max_size=None, compression=None, ssl=ssl,
+            create_connection=_client_connection_for(protocols),
         )
     except InvalidStatus as exc:
         response = exc.response

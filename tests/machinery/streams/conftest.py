@@ -1,4 +1,4 @@
-"""Fixtures for the streaming tests: the fake API server, a kubeconfig, a backend."""
+"""Fixtures for the streaming tests: the fake API server (direct or relaying), a kubeconfig, a backend."""
 
 from __future__ import annotations
 
@@ -10,14 +10,20 @@ import pytest
 from tests.machinery.streams.streams_fakeapi import FakeApiServer, http_backend
 
 
-@pytest.fixture(scope="module")
-def fake_api() -> Iterator[FakeApiServer]:
-    server = FakeApiServer()
-    server.start()
+@pytest.fixture(scope="module", params=["direct", "relayed"])
+def fake_api(request: pytest.FixtureRequest) -> Iterator[FakeApiServer]:
+    """The server clients talk to: serving streams itself, or relaying them to a
+    second server (API server in front of a kubelet), frame for frame."""
+    servers = [FakeApiServer()]
+    if request.param == "relayed":
+        servers.append(FakeApiServer(upstream=servers[0].url))
+    for server in servers:
+        server.start()
     try:
-        yield server
+        yield servers[-1]
     finally:
-        server.stop()
+        for server in reversed(servers):
+            server.stop()
 
 
 @pytest.fixture

@@ -27,9 +27,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from machinery.errors import ApiError
 from machinery.streams import (
-    ExecOptions, KubeWebSocketProtocol, LocalProcess, StarletteTransport, negotiate_exec_protocol,
-    negotiate_portforward_protocol, parse_ports, report_exec_error, serve_exec, serve_portforward,
+    ExecOptions, KubeWebSocketProtocol, LocalProcess, StarletteTransport, WebSocketsTransport,
+    connect_websocket, negotiate_exec_protocol, negotiate_portforward_protocol, parse_ports, relay,
+    report_exec_error, serve_exec, serve_portforward, websocket_url,
 )
 
 POD = "web"
@@ -79,7 +81,19 @@ class Recorded:
     subprotocols: list[str] = field(default_factory=list)
 
 
-def build_app(requests: list[Recorded]) -> Any:
+async def relay_to(upstream: str, ws: WebSocket) -> None:
+    """The API server's part: dial the kubelet with the client's offer, then copy frames."""
+    url = websocket_url(upstream + ws.url.path + ("?" + ws.url.query if ws.url.query else ""))
+    try:
+        conn = await connect_websocket(url, {}, list(ws.scope.get("subprotocols", [])))
+    except ApiError as exc:
+        await ws.send_denial_response(JSONResponse(exc.to_status(), status_code=exc.code))
+        return
+    await ws.accept(subprotocol=conn.subprotocol)
+    await relay(StarletteTransport(ws), WebSocketsTransport(conn))
+
+
+def build_app(requests: list[Recorded], upstream: str | None = None) -> Any:
     async def version(_: Request) -> Response:
         return JSONResponse({"major": "1", "minor": "32", "gitVersion": "v1.32.4",
                              "gitCommit": "0" * 40, "gitTreeState": "clean",
@@ -115,6 +129,9 @@ def build_app(requests: list[Recorded]) -> Any:
                              "code": 400}, status_code=400)
 
     async def exec_ws(ws: WebSocket) -> None:
+        if upstream is not None:
+            await relay_to(upstream, ws)
+            return
         if ws.path_params["name"] != POD:
             await ws.send_denial_response(_not_found(f'pods "{ws.path_params["name"]}" not found'))
             return
@@ -137,6 +154,9 @@ def build_app(requests: list[Recorded]) -> Any:
             await process.terminate()
 
     async def portforward_ws(ws: WebSocket) -> None:
+        if upstream is not None:
+            await relay_to(upstream, ws)
+            return
         if ws.path_params["name"] != POD:
             await ws.send_denial_response(_not_found(f'pods "{ws.path_params["name"]}" not found'))
             return
@@ -174,13 +194,17 @@ def build_app(requests: list[Recorded]) -> Any:
 
 
 class FakeApiServer:
-    """The app under uvicorn on a free loopback port, in a background thread."""
+    """The app under uvicorn on a free loopback port, in a background thread.
 
-    def __init__(self) -> None:
+    With ``upstream`` it serves no streams itself and relays them to that
+    server, as the API server relays to a kubelet.
+    """
+
+    def __init__(self, upstream: str | None = None) -> None:
         self.requests: list[Recorded] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(build_app(self.requests), host="127.0.0.1", port=self.port,
+        config = uvicorn.Config(build_app(self.requests, upstream), host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="off", ws=KubeWebSocketProtocol)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-apiserver", daemon=True)
