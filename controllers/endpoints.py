@@ -26,6 +26,7 @@ from machinery.podendpoints import (
     is_headless,
     pod_in_endpoints,
     pod_ip,
+    selected_pods,
     service_selector,
     should_set_hostname,
     watch_service_pods,
@@ -154,12 +155,10 @@ class EndpointsController(QueueController):
                 except errors.NotFound:
                     pass
             return None
-        selector = service_selector(service)
-        if selector is None or (service.get("spec") or {}).get("type") == "ExternalName":
+        if service_selector(service) is None \
+                or (service.get("spec") or {}).get("type") == "ExternalName":
             return None
-        pods = [p for p in self.pods.list(namespace)
-                if all(labels(p).get(k) == v for k, v in selector.items())]
-        subsets = endpoint_subsets(service, pods)
+        subsets = endpoint_subsets(service, selected_pods(self.pods, service))
         wanted_labels = endpoints_labels(service)
         current = self.endpoints.get(key)
         if current is None:

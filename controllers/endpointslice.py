@@ -39,6 +39,7 @@ from machinery.podendpoints import (
     is_headless,
     pod_in_endpoints,
     pod_ip,
+    selected_pods,
     service_selector,
     should_set_hostname,
     watch_service_pods,
@@ -197,12 +198,10 @@ class EndpointSliceController(QueueController):
                     for s in self.slices.indexer.by_index(SERVICE_INDEX, key)}
         if service is None:
             return None  # the garbage collector removes slices owned by a deleted Service
-        selector = service_selector(service)
         wanted: dict[str, Obj] = {}
-        if selector is not None and (service.get("spec") or {}).get("type") != "ExternalName":
-            pods = [p for p in self.pods.list(namespace)
-                    if all(labels(p).get(k) == v for k, v in selector.items())]
-            wanted = desired_slices(service, pods)
+        if service_selector(service) is not None \
+                and (service.get("spec") or {}).get("type") != "ExternalName":
+            wanted = desired_slices(service, selected_pods(self.pods, service))
         for name, body in wanted.items():
             current = existing.get(name)
             if current is None:

@@ -27,6 +27,7 @@ __all__ = [
     "should_set_hostname",
     "service_selector",
     "services_for_pod",
+    "selected_pods",
     "watch_service_pods",
     "is_headless",
     "create_endpoint_object",
@@ -101,6 +102,14 @@ def _selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
         return False
     pod_labels = labels(pod)
     return all(pod_labels.get(k) == v for k, v in selector.items())
+
+
+def selected_pods(pods: Informer, service: Mapping[str, Any]) -> list[Obj]:
+    """The cached pods in the Service's namespace that its selector matches."""
+    namespace = (service.get("metadata") or {}).get("namespace")
+    if not namespace or service_selector(service) is None:
+        return []
+    return [pod for pod in pods.list(namespace) if _selects(service, pod)]
 
 
 def services_for_pod(services: Informer, pod: Mapping[str, Any]) -> set[str]:
