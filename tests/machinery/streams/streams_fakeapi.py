@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import threading
 import time
@@ -232,7 +233,16 @@ class FakeApiServer:
 
 
 class _Backend(BaseHTTPRequestHandler):
-    """Answers every GET with its path and a per-server counter; /big sends 1 MiB."""
+    """Answers every GET with its path and a per-server counter; /big sends 1 MiB;
+    a POST is answered with the SHA-256 of its body."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        digest = hashlib.sha256(body).hexdigest().encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(digest)))
+        self.end_headers()
+        self.wfile.write(digest)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         server: Any = self.server

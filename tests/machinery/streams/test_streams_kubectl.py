@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import urllib.error
@@ -77,8 +78,8 @@ def port_forward(kubeconfig: Path, remote: int) -> Iterator[tuple[int, subproces
         proc.communicate(timeout=10)  # reaps it and closes its pipes
 
 
-def fetch(port: int, path: str) -> bytes:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=20) as response:
+def fetch(port: int, path: str, body: bytes | None = None) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", body, timeout=20) as response:
         return bytes(response.read())
 
 
@@ -89,6 +90,8 @@ def test_port_forward_carries_separate_http_requests(fake_api: FakeApiServer, fa
         assert fetch(local, "/first") == b"backend /first #1\n"
         assert fetch(local, "/second") == b"backend /second #2\n"
         assert len(fetch(local, "/big")) == 1 << 20
+        upload = os.urandom(3 << 20)  # far past SPDY's 64 KiB initial window
+        assert fetch(local, "/upload", upload) == hashlib.sha256(upload).hexdigest().encode()
         with ThreadPoolExecutor(8) as pool:
             bodies = list(pool.map(lambda i: fetch(local, f"/c{i}"), range(8)))
         assert sorted(b.split(b" ")[1] for b in bodies) == sorted(f"/c{i}".encode() for i in range(8))
