@@ -111,7 +111,9 @@ class ImageManager:
             now = time.time()
             self.backoff.next(key, now)
             self._failed_at[key] = now
-            return ImageResult(None, "ErrImagePull", message, self.backoff.remaining(key, now))
+            # Come back halfway through the back-off, to show ImagePullBackOff as Kubernetes does.
+            return ImageResult(None, "ErrImagePull", message,
+                               self.backoff.remaining(key, now) / 2)
         self._failed_at.pop(key, None)
         self.backoff.reset(key)
         took = time.monotonic() - started

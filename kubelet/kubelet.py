@@ -143,7 +143,7 @@ class Kubelet:
                 log.info("waiting for the pod informer to sync")
             self._seed_readiness()
             self.informer.add_handler(on_add=self.workers.ensure,
-                                      on_update=lambda old, new: self.workers.ensure(new),
+                                      on_update=self.workers.update,
                                       on_delete=self._on_delete)
             thread = threading.Thread(target=self._watch_docker, name="docker-events",
                                       daemon=True)

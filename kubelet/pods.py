@@ -68,14 +68,19 @@ class PodWorkers:
 
     # -- entry points -------------------------------------------------------------------------
 
-    def ensure(self, pod: Obj) -> None:
-        """Make sure the pod has a worker, and wake it."""
+    def ensure(self, pod: Obj, *, wake: bool = True) -> None:
+        """Make sure the pod has a worker, and wake it (unless only its status changed)."""
         uid = _uid(pod)
         worker = self._workers.get(uid)
         if worker is None:
             worker = self._spawn(uid, _key(pod))
         worker.last_pod = pod
-        worker.wake.set()
+        if wake:
+            worker.wake.set()
+
+    def update(self, old: Obj, new: Obj) -> None:
+        """An informer update: the kubelet's own status writes do not call for a sync."""
+        self.ensure(new, wake=_desired_state(old) != _desired_state(new))
 
     def orphan(self, uid: str) -> None:
         """Tear down containers of a pod the API no longer has."""
@@ -216,6 +221,13 @@ class PodWorkers:
         await self.syncer.kill_pod(pod, worker.uid, grace)
         await self.syncer.remove_pod(worker.uid)
         log.info("pod %s torn down (no longer in the API)", worker.key or worker.uid)
+
+
+def _desired_state(pod: Obj) -> tuple[Any, ...]:
+    """What a pod sync acts on: everything but status and bookkeeping metadata."""
+    meta = pod.get("metadata") or {}
+    return (pod.get("spec"), meta.get("uid"), meta.get("labels"), meta.get("annotations"),
+            meta.get("deletionTimestamp"), meta.get("deletionGracePeriodSeconds"))
 
 
 def _with_last_status(pod: Obj, last: Obj | None) -> Obj:

@@ -90,7 +90,7 @@ class DockerCluster:
         for container in self.containers(**labels):
             try:
                 container.remove(force=True, v=True)
-            except docker.errors.NotFound:
+            except docker.errors.APIError:  # gone already, or the kubelet is removing it
                 pass
 
     def cleanup(self) -> None:
@@ -111,7 +111,7 @@ class DockerCluster:
 class KubeletProcess:
     """``python -m kubelet`` for one node, as a child process."""
 
-    def __init__(self, api_url: str, cluster: DockerCluster, node: str, *,
+    def __init__(self, api_url: str, cluster: DockerCluster, node: str, log_dir: Path, *,
                  extra: list[str] | None = None) -> None:
         self.api_url = api_url
         self.cluster = cluster
@@ -120,7 +120,7 @@ class KubeletProcess:
         self.health_port = free_port()
         self.extra = extra or []
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(cluster.root) / f"{node}.log"
+        self.log_path = log_dir / f"{node}.log"  # kept after the run, for post-mortems
 
     def start(self) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -214,11 +214,12 @@ def docker_cluster() -> Iterator[DockerCluster]:
 
 
 @pytest.fixture(scope="session")
-def kubelets(apiserver: ApiServerProcess,
-             docker_cluster: DockerCluster) -> Iterator[dict[str, KubeletProcess]]:
+def kubelets(apiserver: ApiServerProcess, docker_cluster: DockerCluster,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, KubeletProcess]]:
     """Two kubelets as processes (nodes ``<cluster>-n1`` and ``-n2``) for the session."""
-    procs = {name: KubeletProcess(apiserver.url, docker_cluster, f"{docker_cluster.name}-{name}")
-             for name in ("n1", "n2")}
+    log_dir = tmp_path_factory.mktemp("kubelet-logs")
+    procs = {name: KubeletProcess(apiserver.url, docker_cluster, f"{docker_cluster.name}-{name}",
+                                  log_dir) for name in ("n1", "n2")}
     try:
         for proc in procs.values():
             proc.start()
