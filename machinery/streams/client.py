@@ -75,10 +75,12 @@ def _read_into(stream: IO[bytes], loop: asyncio.AbstractEventLoop,
         return
 
 
-def _terminal_size(stream: IO[bytes]) -> tuple[int, int] | None:
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        size = os.get_terminal_size(stream.fileno())
-        return size.columns, size.lines
+def _terminal_size(*streams: IO[bytes]) -> tuple[int, int] | None:
+    """(columns, rows) of the first stream that is a terminal."""
+    for stream in streams:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            size = os.get_terminal_size(stream.fileno())
+            return size.columns, size.lines
     return None
 
 
@@ -127,7 +129,8 @@ async def exec_client(
     try:
         with _raw_terminal(stdin_stream, tty and stdin):
             if tty:
-                winch = _watch_resize(conn, stdout_stream, tasks)
+                # kubectl measures its output terminal; stdin's serves when output is piped
+                winch = _watch_resize(conn, (stdout_stream, stdin_stream), tasks)
             if stdin:
                 queue: asyncio.Queue[bytes | None] = asyncio.Queue()
                 threading.Thread(target=_read_into, args=(stdin_stream, loop, queue),
@@ -144,11 +147,13 @@ async def exec_client(
     return exit_code_from_status(protocol, error)
 
 
-def _watch_resize(conn: ClientConnection, terminal: IO[bytes], tasks: list[asyncio.Task[None]]) -> bool:
+def _watch_resize(
+    conn: ClientConnection, terminals: tuple[IO[bytes], ...], tasks: list[asyncio.Task[None]],
+) -> bool:
     """Send the terminal size now and on every SIGWINCH; True if the handler is installed."""
 
     def send_size() -> None:
-        size = _terminal_size(terminal)
+        size = _terminal_size(*terminals)
         if size is not None:
             body = json.dumps({"Width": size[0], "Height": size[1]}).encode()
             tasks.append(asyncio.ensure_future(_send_quietly(conn, encode_frame(RESIZE, body))))

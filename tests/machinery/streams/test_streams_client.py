@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 from urllib.parse import urlencode
 from http.server import ThreadingHTTPServer
 
@@ -112,3 +113,42 @@ async def test_portforward_client_closes_connections_it_cannot_forward(fake_api:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_exec_client_on_a_terminal_goes_raw_and_follows_sigwinch(fake_api: FakeApiServer) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    def set_size(fd: int, rows: int, cols: int) -> None:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    master, slave = pty.openpty()
+    set_size(slave, 24, 80)
+    before = termios.tcgetattr(slave)
+    terminal = os.fdopen(slave, "r+b", buffering=0)
+    # Report sizes as they change; finish once the terminal is 50x150.
+    script = ('last=; for i in $(seq 200); do s=$(stty size); [ "$s" != "$last" ] && echo "size=$s"; '
+              'last=$s; [ "$s" = "50 150" ] && exit 4; sleep 0.02; done; exit 1')
+    out = io.BytesIO()
+    session = asyncio.ensure_future(exec_client(
+        exec_url(fake_api, "sh", "-c", script, stdin="true", stdout="true", tty="true"), {},
+        stdin=True, tty=True, stdin_stream=terminal, stdout_stream=out))
+    try:
+        for _ in range(200):
+            if b"size=24 80" in out.getvalue():
+                break
+            await asyncio.sleep(0.02)
+        raw = termios.tcgetattr(slave)
+        assert not raw[3] & termios.ECHO and not raw[3] & termios.ICANON  # raw mode while running
+        set_size(slave, 50, 150)
+        os.kill(os.getpid(), signal.SIGWINCH)
+        assert await asyncio.wait_for(session, 20) == 4
+        assert termios.tcgetattr(slave) == before  # restored afterwards
+    finally:
+        session.cancel()
+        os.close(master)  # ends the stdin reader thread (EIO)
+        terminal.close()
+    assert b"size=24 80" in out.getvalue() and b"size=50 150" in out.getvalue()
