@@ -367,6 +367,18 @@ def test_endpoints_and_slices_follow_pod_readiness(api: httpx.Client, namespace:
     within_a_second(lambda: (e := endpoints()) and e["subsets"][0].get("notReadyAddresses"),
                     what="endpoints address not ready again")
 
+    # settled: the controllers find nothing to change in what the server stored
+    def versions() -> list[str]:
+        slices = ok(api.get(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices"))
+        return [ok(api.get(f"{base}/endpoints/web"))["metadata"]["resourceVersion"]] + \
+            [s["metadata"]["resourceVersion"] for s in slices["items"]]
+
+    eventually(lambda: (slice_endpoint() or {}).get("conditions", {}).get("ready") is False,
+               what="slice endpoint not ready again")
+    settled = versions()
+    time.sleep(1.0)
+    assert versions() == settled
+
     ok(api.delete(f"{base}/services/web"))
     eventually(lambda: gone(api, f"{base}/endpoints/web"), what="endpoints removed")
     eventually(lambda: slice_endpoint() is None and not ok(api.get(
