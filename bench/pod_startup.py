@@ -1,0 +1,163 @@
+"""bench/pod_startup: pod startup latency as Kubernetes' SLO defines it, next to Docker Swarm.
+
+The SLO (sig-scalability ``pod_startup_latency.md``): for stateless pods
+whose image is already present, the time from the pod's creation to all of
+its containers reported started, *as observed through a watch*.  This run:
+
+1. starts a process cluster (etcd, API server, scheduler, two kubelets);
+2. watches the namespace's pods, then creates 50 single-container pods
+   (``k8py/hello:1.0``) at 5 pods/s, open loop;
+3. takes each pod's latency from the moment its create was sent (the
+   machine's clock: ``creationTimestamp`` has only whole seconds) to the
+   watch event that first shows every container running;
+4. runs the same image as a 50-replica Docker Swarm service and times
+   ``docker service create`` to 50 tasks running (swarm on 127.0.0.1,
+   joined and left by this script if the engine was not in a swarm; the
+   image is used as it is locally, never resolved on a registry).
+
+Prints one line; ``ratio`` is k8py_total / swarm_total (k8py's total
+includes the 10 s the paced creates take; Swarm starts all replicas at once):
+
+    pod_startup k8py_p50=..s k8py_p99=..s k8py_total=..s swarm_total=..s ratio=..
+
+    python bench/pod_startup.py [--pods 50] [--rate 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import subprocess
+import time
+import uuid
+from typing import Any
+
+from _cluster import ProcessCluster
+
+from machinery import errors
+from machinery.client import ApiClient
+
+IMAGE = "k8py/hello:1.0"
+NAMESPACE = "bench"
+TIMEOUT = 180.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def all_started(pod: dict[str, Any]) -> bool:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    wanted = len((pod.get("spec") or {}).get("containers") or [])
+    return len(statuses) == wanted > 0 and all(
+        s.get("started") or "running" in (s.get("state") or {}) for s in statuses)
+
+
+def manifest(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": "pod-startup"}},
+            "spec": {"containers": [{"name": "hello", "image": IMAGE,
+                                     "imagePullPolicy": "IfNotPresent"}],
+                     "terminationGracePeriodSeconds": 0}}
+
+
+async def watch_started(client: ApiClient, resource_version: str, want: int,
+                        started: dict[str, float]) -> None:
+    """Record the first time each pod is seen with all containers started, until ``want``."""
+    while len(started) < want:
+        try:
+            async with contextlib.aclosing(client.watch(
+                    "pods", NAMESPACE, resource_version=resource_version)) as events:
+                async for event in events:
+                    obj = event["object"]
+                    resource_version = obj["metadata"].get("resourceVersion", resource_version)
+                    name = obj["metadata"].get("name", "")
+                    if event["type"] in ("ADDED", "MODIFIED") and name not in started \
+                            and all_started(obj):
+                        started[name] = time.time()
+                        if len(started) >= want:
+                            return
+        except errors.Expired:
+            _, resource_version = await client.list_all("pods", NAMESPACE)
+
+
+async def run_k8py(url: str, pods: int, rate: float) -> tuple[list[float], float]:
+    async with ApiClient(url, user_agent="bench-pod-startup") as client:
+        await client.create("namespaces", {"metadata": {"name": NAMESPACE}})
+        _, rv = await client.list_all("pods", NAMESPACE)
+        started: dict[str, float] = {}
+        watcher = asyncio.ensure_future(watch_started(client, rv, pods, started))
+        created: dict[str, float] = {}
+        begin = time.time()
+
+        async def create(name: str) -> None:
+            created[name] = time.time()
+            await client.create("pods", manifest(name), NAMESPACE)
+
+        creates = []
+        for index in range(pods):
+            await asyncio.sleep(max(0.0, begin + index / rate - time.time()))
+            creates.append(asyncio.ensure_future(create(f"startup-{index:03d}")))
+        await asyncio.gather(*creates)
+        try:
+            await asyncio.wait_for(watcher, TIMEOUT)
+        except TimeoutError:
+            raise SystemExit(f"only {len(started)}/{pods} pods started within {TIMEOUT:.0f}s")
+        latencies = [started[name] - created[name] for name in created]
+        total = max(started.values()) - min(created.values())
+        await client.delete_collection("pods", NAMESPACE)
+        return latencies, total
+
+
+def docker(*args: str, check: bool = True) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def run_swarm(replicas: int) -> float:
+    joined = docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() != "active"
+    if joined:
+        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    name = f"k8py-bench-{uuid.uuid4().hex[:8]}"
+    try:
+        begin = time.time()
+        docker("service", "create", "--detach", "--no-resolve-image", "--replicas", str(replicas),
+               "--name", name, IMAGE)
+        deadline = begin + TIMEOUT
+        while True:
+            states = docker("service", "ps", name, "--filter", "desired-state=running",
+                            "--format", "{{.CurrentState}}").splitlines()
+            if sum(1 for s in states if s.startswith("Running")) >= replicas:
+                return time.time() - begin
+            if time.time() > deadline:
+                raise SystemExit(f"swarm: fewer than {replicas} tasks running after {TIMEOUT:.0f}s")
+            time.sleep(0.1)
+    finally:
+        docker("service", "rm", name, check=False)
+        deadline = time.time() + 60
+        while docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={name}",
+                     check=False).strip() and time.time() < deadline:
+            time.sleep(0.5)
+        if joined:
+            docker("swarm", "leave", "--force", check=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=5.0, help="pods created per second")
+    args = parser.parse_args()
+    with ProcessCluster(kubelets=2) as cluster:
+        latencies, k8py_total = asyncio.run(run_k8py(cluster.api_url, args.pods, args.rate))
+    swarm_total = run_swarm(args.pods)
+    print(f"pod_startup k8py_p50={percentile(latencies, 0.50):.2f}s "
+          f"k8py_p99={percentile(latencies, 0.99):.2f}s k8py_total={k8py_total:.2f}s "
+          f"swarm_total={swarm_total:.2f}s ratio={k8py_total / swarm_total:.2f}")
+
+
+if __name__ == "__main__":
+    main()
