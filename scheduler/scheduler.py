@@ -1,7 +1,8 @@
 """The scheduling loop: take one pending pod, find it a node, bind it.
 
-Pods with an empty ``spec.nodeName`` and our ``schedulerName`` are tried one
-at a time (kube-scheduler's ``scheduleOne``):
+Pods with an empty ``spec.nodeName``, our ``schedulerName`` and no
+``schedulingGates`` left are tried one at a time (kube-scheduler's
+``scheduleOne``):
 
 1. filter every node with the profile's filter plugins;
 2. score the feasible ones, weighted, and take the best (ties broken at
@@ -127,7 +128,9 @@ class Scheduler:
             return
         if self.cache.is_assumed(key):
             return  # our bind is in flight; the informer has not caught up
-        if self._responsible(pod) and not pod_is_terminal(pod) and not is_being_deleted(pod):
+        gated = bool((pod.get("spec") or {}).get("schedulingGates"))
+        if self._responsible(pod) and not gated and not pod_is_terminal(pod) \
+                and not is_being_deleted(pod):
             self.queue.add(pod)
         else:
             self.queue.delete(key)

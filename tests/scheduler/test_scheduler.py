@@ -181,10 +181,13 @@ async def test_failed_bind_forgets_and_retries_after_backoff(env: Env) -> None:
     await env.until(lambda: env.node_of("p") == "n", "the retried bind")
 
 
-async def test_other_schedulers_and_deleting_pods_are_left_alone(env: Env) -> None:
+async def test_other_schedulers_gated_and_deleting_pods_are_left_alone(env: Env) -> None:
     env.server.put(NODES, make_node("n"))
     env.server.put(PODS, make_pod("mine"))
     env.server.put(PODS, make_pod("theirs", scheduler_name="my-scheduler"))
+    gated = make_pod("gated")
+    gated["spec"]["schedulingGates"] = [{"name": "example.com/quota"}]
+    env.server.put(PODS, gated)
     doomed = make_pod("doomed")
     doomed["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
     env.server.put(PODS, doomed)
@@ -193,6 +196,10 @@ async def test_other_schedulers_and_deleting_pods_are_left_alone(env: Env) -> No
     assert env.node_of("theirs") is None and env.node_of("doomed") is None
     assert "default/theirs" not in env.scheduler.queue
     assert "default/doomed" not in env.scheduler.queue
+    assert env.node_of("gated") is None and "default/gated" not in env.scheduler.queue
+    del gated["spec"]["schedulingGates"]
+    env.server.put(PODS, gated)  # the last gate removed: now it is scheduled
+    await env.until(lambda: env.node_of("gated") == "n", "the ungated pod's bind")
 
 
 async def test_terminal_pods_free_their_resources(env: Env) -> None:
