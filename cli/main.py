@@ -71,7 +71,8 @@ class VerbParser(argparse.ArgumentParser):
         raise CliError(message)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        if self._subparsers is not None or self._intermixing:
+        if self._subparsers is not None or self._intermixing or any(
+                a.nargs == argparse.REMAINDER for a in self._get_positional_actions()):
             return super().parse_known_args(args, namespace)
         self._intermixing = True
         try:
