@@ -84,7 +84,14 @@ class DockerCluster:
     def containers(self, **labels: str) -> list[Any]:
         filters = [f"io.k8py.cluster={self.name}"] + [f"io.k8py.{k.replace('_', '-')}={v}"
                                                       for k, v in labels.items()]
-        return list(self.client.containers.list(all=True, filters={"label": filters}))
+        found = []
+        for sparse in self.client.containers.list(all=True, sparse=True,
+                                                  filters={"label": filters}):
+            try:  # a container may vanish between the listing and its inspection
+                found.append(self.client.containers.get(sparse.id))
+            except docker.errors.NotFound:
+                pass
+        return found
 
     def remove_containers(self, **labels: str) -> None:
         for container in self.containers(**labels):
