@@ -18,14 +18,28 @@ from typing import Any
 import orjson
 
 from machinery.meta import format_time, parse_time
+from machinery.rollout import (
+    DESIRED_REPLICAS,
+    LAST_APPLIED,
+    MAX_REPLICAS,
+    NOT_COPIED,
+    POD_TEMPLATE_HASH,
+    REVISION,
+    REVISION_HISTORY,
+    ROLLBACK_TO,
+    annotations_of,
+    equal_ignore_hash,
+    revision,
+)
 
 __all__ = [
     "REVISION", "REVISION_HISTORY", "DESIRED_REPLICAS", "MAX_REPLICAS", "ROLLBACK_TO",
-    "POD_TEMPLATE_HASH", "MAX_REVISION_HISTORY_CHARS", "NOT_COPIED",
+    "LAST_APPLIED", "POD_TEMPLATE_HASH", "MAX_REVISION_HISTORY_CHARS", "NOT_COPIED",
     "AVAILABLE", "PROGRESSING", "REPLICA_FAILURE", "MIN_AVAILABLE", "MIN_UNAVAILABLE",
     "NEW_RS_CREATED", "FOUND_NEW_RS", "NEW_RS_AVAILABLE", "RS_UPDATED", "FAILED_RS_CREATE",
     "TIMED_OUT", "PAUSED", "RESUMED", "round_half_away", "status_equal",
-    "annotations_of", "revision", "max_revision", "last_revision", "compute_hash", "equal_ignore_hash",
+    "annotations_of", "revision", "max_revision", "last_revision", "compute_hash",
+    "equal_ignore_hash",
     "find_new_replicaset", "find_old_replicasets", "replicas", "spec_replicas",
     "total_spec", "total_status", "total_ready", "total_available", "pods_upper_bound",
     "available_lower_bound", "filter_active", "by_creation", "by_size_older",
@@ -39,13 +53,6 @@ __all__ = [
 
 Obj = dict[str, Any]
 
-REVISION = "deployment.kubernetes.io/revision"
-REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
-DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
-MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
-ROLLBACK_TO = "deprecated.deployment.rollback.to"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-POD_TEMPLATE_HASH = "pod-template-hash"
 MAX_REVISION_HISTORY_CHARS = 2000
 
 # Condition types and reasons, as Kubernetes spells them.
@@ -63,26 +70,9 @@ TIMED_OUT = "ProgressDeadlineExceeded"
 PAUSED = "DeploymentPaused"
 RESUMED = "DeploymentResumed"
 
-NOT_COPIED = frozenset({LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS,
-                         MAX_REPLICAS, ROLLBACK_TO})
 _MAX_INT32 = 2**31 - 1
 
 # --- revisions and identity ----------------------------------------------------
-
-
-def annotations_of(obj: Obj) -> dict[str, str]:
-    return (obj.get("metadata") or {}).get("annotations") or {}
-
-
-_annotations = annotations_of
-
-
-def revision(obj: Obj) -> int:
-    """The revision annotation as a number; 0 when absent or malformed."""
-    try:
-        return int(_annotations(obj).get(REVISION, "0"))
-    except ValueError:
-        return 0
 
 
 def max_revision(rss: Iterable[Obj]) -> int:
@@ -120,27 +110,6 @@ def compute_hash(template: Obj, collision_count: int | None) -> str:
     for byte in data:
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
     return "".join(_SAFE[ord(c) % len(_SAFE)] for c in str(h))
-
-
-def _normalized(value: Any) -> Any:
-    """Drop nulls and empty maps/lists, which Kubernetes' semantic equality ignores."""
-    if isinstance(value, dict):
-        out = {k: _normalized(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_normalized(v) for v in value]
-    return value
-
-
-def equal_ignore_hash(a: Obj | None, b: Obj | None) -> bool:
-    """Whether two pod templates are equal apart from the pod-template-hash label."""
-    def strip(t: Obj | None) -> Any:
-        t = _normalized(t or {})
-        labels = (t.get("metadata") or {}).get("labels")
-        if labels is not None:
-            labels.pop(POD_TEMPLATE_HASH, None)
-        return _normalized(t)
-    return bool(strip(a) == strip(b))
 
 
 def _uid(obj: Obj) -> str:
@@ -326,7 +295,7 @@ def is_saturated(d: Obj, rs: Obj | None) -> bool:
 
 def _int_annotation(rs: Obj, key: str) -> int | None:
     try:
-        return int(_annotations(rs)[key])
+        return int(annotations_of(rs)[key])
     except (KeyError, ValueError):
         return None
 
@@ -358,7 +327,7 @@ def set_replicas_annotations(rs: Obj, desired: int, maximum: int) -> bool:
 
 
 def replicas_annotations_need_update(rs: Obj, desired: int, maximum: int) -> bool:
-    ann = _annotations(rs)
+    ann = annotations_of(rs)
     return ann.get(DESIRED_REPLICAS) != str(desired) or ann.get(MAX_REPLICAS) != str(maximum)
 
 
@@ -371,7 +340,7 @@ def set_new_replicaset_annotations(d: Obj, rs: Obj, new_revision: int, exists: b
     """
     ann = _own_annotations(rs)
     changed = False
-    for key, value in _annotations(d).items():
+    for key, value in annotations_of(d).items():
         if key in NOT_COPIED or ann.get(key) == value:
             continue
         ann[key] = value
