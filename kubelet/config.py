@@ -40,6 +40,7 @@ class KubeletConfig:
     cluster_dns: list[str] = field(default_factory=list)
     cluster_domain: str = "cluster.local"
     service_cluster_ip_range: str = "10.96.0.0/12"
+    service_rules_timeout: float = 2.0
     capacity_cpu: str | None = None
     capacity_memory: str | None = None
     max_pods: int = 110
@@ -137,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
          help="cluster DNS domain")
     flag(parser, "--service-cluster-ip-range", env="K8PY_SERVICE_CLUSTER_IP_RANGE",
          default="10.96.0.0/12", help="service CIDR rejected inside pods unless DNATed")
+    flag(parser, "--service-rules-timeout", env="K8PY_SERVICE_RULES_TIMEOUT", default=2.0,
+         type=float, help="seconds to wait after a sandbox starts for kube-proxy's service "
+                          "rules in it before starting containers (0: do not wait)")
     flag(parser, "--capacity-cpu", env="K8PY_CAPACITY_CPU", help="override the node's cpu capacity")
     flag(parser, "--capacity-memory", env="K8PY_CAPACITY_MEMORY",
          help="override the node's memory capacity (a quantity)")
@@ -166,6 +170,7 @@ def from_args(ns: argparse.Namespace) -> KubeletConfig:
         sync_frequency=ns.sync_frequency, pod_infra_image=ns.pod_infra_image,
         cluster_dns=[ip.strip() for ip in ns.cluster_dns.split(",") if ip.strip()],
         cluster_domain=ns.cluster_domain, service_cluster_ip_range=ns.service_cluster_ip_range,
+        service_rules_timeout=ns.service_rules_timeout,
         capacity_cpu=ns.capacity_cpu, capacity_memory=ns.capacity_memory, max_pods=ns.max_pods,
         node_labels=parse_labels(ns.node_labels),
         register_with_taints=parse_taints(ns.register_with_taints),

@@ -24,10 +24,12 @@ from kubelet.containers import pod_labels
 from kubelet.runtime import LABEL_KIND, LABEL_RESTART_COUNT, KIND_SANDBOX, DockerRuntime
 
 __all__ = ["SandboxError", "pod_hostname", "pod_domain", "resolv_conf", "hosts_file",
-           "create_sandbox", "install_service_reject", "REJECT_CHAIN"]
+           "create_sandbox", "install_service_reject", "wait_for_service_rules", "REJECT_CHAIN",
+           "SERVICES_CHAIN"]
 
 Obj = dict[str, Any]
 REJECT_CHAIN = "K8PY-SERVICE-REJECT"
+SERVICES_CHAIN = "K8PY-SERVICES"  # kube-proxy's nat chain, jumped from OUTPUT
 log = logging.getLogger(__name__)
 _MAX_SEARCH = 32
 
@@ -224,3 +226,23 @@ async def install_service_reject(pid: int, service_cidr: str) -> None:
         if code != 0:
             raise SandboxError(f"cannot jump to {REJECT_CHAIN} from OUTPUT "
                                f"(iptables exit {code}): {out}")
+
+
+async def wait_for_service_rules(pid: int, timeout: float, interval: float = 0.05) -> bool:
+    """Wait up to ``timeout`` s for kube-proxy's first rules in the namespace of ``pid``.
+
+    kube-proxy jumps to its ``K8PY-SERVICES`` nat chain from OUTPUT when it first
+    writes a sandbox, so once the jump exists the app's first connection to a
+    ClusterIP is DNATed rather than refused by the REJECT chain.  False on
+    timeout: the pod starts anyway, still protected by the REJECT.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        code, _ = await _run("nsenter", "-t", str(pid), "-n", "iptables", "-w", "-t", "nat",
+                             "-C", "OUTPUT", "-j", SERVICES_CHAIN)
+        if code == 0:
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(interval)

@@ -28,7 +28,7 @@ from kubelet.probes import ProbeManager, run_handler
 from kubelet.runtime import KIND_APP, KIND_INIT, KIND_SANDBOX, ContainerInfo, DockerError, \
     DockerRuntime
 from kubelet.sandbox import SandboxError, create_sandbox, hosts_file, install_service_reject, \
-    resolv_conf
+    resolv_conf, wait_for_service_rules
 from kubelet.status import PodView, should_restart
 from kubelet.volumes import MountError, VolumeManager, VolumeSource
 from kubelet.config import KubeletConfig
@@ -193,6 +193,10 @@ class PodSyncer:
                 raise SandboxError("sandbox exited right after it started")
             if not (pod.get("spec") or {}).get("hostNetwork"):
                 await install_service_reject(info.pid, ctx.config.service_cluster_ip_range)
+                timeout = ctx.config.service_rules_timeout
+                if timeout > 0 and not await wait_for_service_rules(info.pid, timeout):
+                    log.info("no service rules from kube-proxy in %s after %.1fs; starting "
+                             "its containers anyway", _pod_ref(pod), timeout)
         except (DockerError, SandboxError) as exc:
             ctx.recorder.event(pod, WARNING, "FailedCreatePodSandBox",
                                f"Failed to create pod sandbox: {exc}")
