@@ -162,18 +162,23 @@ class _ExecSession:
 
     async def _receive(self) -> None:
         while (message := await self.send.transport.recv()) is not None:
-            if not message:
-                continue
-            channel, payload = message[0], message[1:]
-            if channel == STDIN and self.stdin_open:
-                await self.process.write_stdin(payload)
-            elif channel == RESIZE and self.tty:
-                size = _parse_resize(payload)
-                if size is not None:
-                    await self.process.resize(*size)
-            elif channel == CLOSE and self.protocol == V5_PROTOCOL and payload[:1] == bytes((STDIN,)):
-                await self._close_stdin()
+            if message:
+                try:
+                    await self._deliver(message[0], message[1:])
+                except Exception as exc:  # noqa: BLE001 - the command may be gone; its end is still reported
+                    log.debug("exec input dropped: %s", exc)
+                    self.stdin_open = False
         await self._close_stdin()
+
+    async def _deliver(self, channel: int, payload: bytes) -> None:
+        if channel == STDIN and self.stdin_open:
+            await self.process.write_stdin(payload)
+        elif channel == RESIZE and self.tty:
+            size = _parse_resize(payload)
+            if size is not None:
+                await self.process.resize(*size)
+        elif channel == CLOSE and self.protocol == V5_PROTOCOL and payload[:1] == bytes((STDIN,)):
+            await self._close_stdin()
 
     async def _close_stdin(self) -> None:
         if self.stdin_open:

@@ -98,12 +98,15 @@ async def test_tty_stdin_is_echoed_and_eof_ends_cat() -> None:
 class RecordingProcess:
     """An ExecProcess whose behaviour the test scripts."""
 
-    def __init__(self, *, fail: bool = False) -> None:
+    def __init__(self, *, fail: bool = False, stdin_broken: bool = False) -> None:
         self.calls: list[tuple[str, object]] = []
         self.exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.fail = fail
+        self.stdin_broken = stdin_broken
 
     async def write_stdin(self, data: bytes) -> None:
+        if self.stdin_broken:
+            raise BrokenPipeError("the command closed its input")
         self.calls.append(("stdin", data))
 
     async def close_stdin(self) -> None:
@@ -176,3 +179,15 @@ async def test_signal_death_reads_as_128_plus_signal() -> None:
 async def test_local_process_rejects_missing_command() -> None:
     with pytest.raises(FileNotFoundError):
         await LocalProcess.start(["/nonexistent/binary"])
+
+
+async def test_failing_stdin_does_not_lose_the_exit_status() -> None:
+    t, p = MemoryTransport(), RecordingProcess(stdin_broken=True)
+    session = asyncio.ensure_future(serve_exec(t, V5_PROTOCOL, p, stdin=True, stdout=True, stderr=True,
+                                               tty=False))
+    t.feed(b"\x00ignored", b"\x00also ignored")
+    await asyncio.sleep(0.05)
+    p.exit.set_result(2)
+    await asyncio.wait_for(session, 5)
+    assert json.loads(channel_data(t, 3))["details"]["causes"][0]["message"] == "2"
+    assert t.close_code == 1000
