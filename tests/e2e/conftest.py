@@ -223,10 +223,14 @@ def docker_cluster() -> Iterator[DockerCluster]:
 @pytest.fixture(scope="session")
 def kubelets(apiserver: ApiServerProcess, docker_cluster: DockerCluster,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, KubeletProcess]]:
-    """Two kubelets as processes (nodes ``<cluster>-n1`` and ``-n2``) for the session."""
+    """Two kubelets as processes (nodes ``<cluster>-n1`` and ``-n2``) for the session.
+
+    No kube-proxy runs beside them, so they do not wait for service rules.
+    """
     log_dir = tmp_path_factory.mktemp("kubelet-logs")
     procs = {name: KubeletProcess(apiserver.url, docker_cluster, f"{docker_cluster.name}-{name}",
-                                  log_dir) for name in ("n1", "n2")}
+                                  log_dir, extra=["--service-rules-timeout", "0"])
+             for name in ("n1", "n2")}
     try:
         for proc in procs.values():
             proc.start()
