@@ -31,7 +31,8 @@ import contextlib
 import subprocess
 import time
 import uuid
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, cast
 
 from _cluster import ProcessCluster
 
@@ -68,8 +69,9 @@ async def watch_started(client: ApiClient, resource_version: str, want: int,
     """Record the first time each pod is seen with all containers started, until ``want``."""
     while len(started) < want:
         try:
-            async with contextlib.aclosing(client.watch(
-                    "pods", NAMESPACE, resource_version=resource_version)) as events:
+            stream = cast(AsyncGenerator[dict[str, Any], None], client.watch(
+                "pods", NAMESPACE, resource_version=resource_version))
+            async with contextlib.aclosing(stream) as events:
                 async for event in events:
                     obj = event["object"]
                     resource_version = obj["metadata"].get("resourceVersion", resource_version)

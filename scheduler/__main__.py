@@ -10,7 +10,6 @@ binds are requeued) and the process campaigns again.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import socket
 import sys

@@ -93,7 +93,7 @@ class SchedulingQueue:
     def backoff_duration(self, attempts: int) -> float:
         if attempts <= 0:
             return 0.0
-        return min(self.max_backoff, self.initial_backoff * 2 ** (attempts - 1))
+        return min(self.max_backoff, self.initial_backoff * float(2 ** (attempts - 1)))
 
     def backoff_expiry(self, entry: QueuedPod) -> float:
         return entry.added + self.backoff_duration(entry.attempts)

@@ -27,7 +27,7 @@ class BalancedAllocation:
         cached = state.data.get(self.name)
         if cached is None:
             cached = state.data[self.name] = pod_requests(pod)
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def score(self, state: CycleState, pod: dict[str, Any], node: NodeInfo) -> int:
         usage = node.usage_with(self._pod(state, pod), RESOURCES, non_zero=False)

@@ -34,7 +34,7 @@ class NodeResourcesFit:
         if cached is None:
             cached = state.data[self.name] = {
                 name: value for name, value in pod_requests(pod).items() if value > 0}
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def filter(self, state: CycleState, pod: dict[str, Any], node: NodeInfo) -> Status:
         reasons: list[str] = []

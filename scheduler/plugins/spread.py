@@ -107,10 +107,10 @@ class SelectorSpread:
             value = float(MaxScore)
             if most_on_node > 0:
                 value = MaxScore * (most_on_node - count) / most_on_node
-            zone = zones.get(name)
-            if zone is not None:
+            node_zone = zones.get(name)
+            if node_zone is not None:
                 zone_value = float(MaxScore)
                 if most_in_zone > 0:
-                    zone_value = MaxScore * (most_in_zone - per_zone[zone]) / most_in_zone
+                    zone_value = MaxScore * (most_in_zone - per_zone[node_zone]) / most_in_zone
                 value = value * (1.0 - _ZONE_WEIGHTING) + _ZONE_WEIGHTING * zone_value
             scores[name] = int(value)

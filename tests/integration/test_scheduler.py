@@ -120,7 +120,8 @@ class Cluster:
         return r.json()  # type: ignore[no-any-return]
 
     def node_of(self, name: str) -> str | None:
-        return self.get_pod(name)["spec"].get("nodeName")
+        node = self.get_pod(name)["spec"].get("nodeName")
+        return str(node) if node else None
 
     def bound(self, *names: str, timeout: float = 15.0) -> dict[str, str]:
         def all_bound() -> dict[str, str] | None:

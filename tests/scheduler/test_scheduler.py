@@ -19,15 +19,20 @@ from tests.scheduler.builders import make_node, make_pod
 from machinery.client import ApiClient
 from machinery.events import EventBroadcaster
 from machinery.informer import SharedInformerFactory
-from machinery.resources import lookup
+from machinery.resources import Resource, lookup
 from machinery.workqueue import FakeClock
 from scheduler.queue import BACKOFF, UNSCHEDULABLE
 from scheduler.scheduler import Scheduler
 
-PODS = lookup("pods")
-NODES = lookup("nodes")
-EVENTS = lookup("events")
-assert PODS is not None and NODES is not None and EVENTS is not None
+
+
+def _resource(name: str) -> Resource:
+    found = lookup(name)
+    assert found is not None
+    return found
+
+
+PODS, NODES, EVENTS = _resource("pods"), _resource("nodes"), _resource("events")
 Obj = dict[str, Any]
 
 
@@ -52,7 +57,7 @@ class Env:
     def event_messages(self, reason: str) -> list[str]:
         return [e["message"] for e in self.server.table(EVENTS).values() if e["reason"] == reason]
 
-    async def until(self, check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    async def until(self, check: Callable[[], object], what: str, timeout: float = 5.0) -> None:
         """Let the loop, informers and writers run until ``check`` holds (bounded)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while not check():
@@ -157,7 +162,7 @@ async def test_unchanged_condition_is_not_rewritten(env: Env) -> None:
 
 
 async def test_failed_bind_forgets_and_retries_after_backoff(env: Env) -> None:
-    failures = []
+    failures: list[httpx.Request] = []
 
     def reject_binding_once(request: httpx.Request) -> httpx.Response | None:
         if request.url.path.endswith("/binding") and not failures:

@@ -17,8 +17,8 @@ def test_default_profile_shares_instances_between_points() -> None:
     profile = build_profile()
     assert [p.name for p in profile.filters] == list(DEFAULT_FILTERS)
     assert {p.name: w for p, w in profile.scores} == DEFAULT_SCORES
-    filters = {p.name: p for p in profile.filters}
-    scores = {p.name: p for p, _ in profile.scores}
+    filters: dict[str, object] = {p.name: p for p in profile.filters}
+    scores: dict[str, object] = {p.name: p for p, _ in profile.scores}
     assert filters["NodeAffinity"] is scores["NodeAffinity"]
     assert isinstance(scores["SelectorSpread"], NormalizeScore)
     assert not isinstance(scores["NodeResourcesLeastAllocated"], NormalizeScore)

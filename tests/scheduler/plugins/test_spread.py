@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.scheduler.builders import cycle, make_node, make_pod, node_info, service
 
 from scheduler.framework import MaxScore, NodeInfo
 from scheduler.plugins.spread import ZONE_LABEL, SelectorSpread
 
 
-def _scores(pod: dict, *infos: NodeInfo, services: list[dict] | None = None) -> dict[str, int]:
+def _scores(pod: dict[str, Any], *infos: NodeInfo,
+            services: list[dict[str, Any]] | None = None) -> dict[str, int]:
     state = cycle(*infos, services=services)
     plugin = SelectorSpread()
     scores = {info.name: plugin.score(state, pod, info) for info in infos}
