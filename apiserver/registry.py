@@ -96,9 +96,9 @@ class Registry:
         if ns is None:
             raise errors.NotFound(f'namespaces "{namespace}" not found', name=namespace, kind="namespaces")
         if (ns.get("metadata") or {}).get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
-            raise errors.Forbidden(
-                f"unable to create new content in namespace {namespace} because it is being terminated",
-                name=namespace, kind="namespaces")
+            message = f"unable to create new content in namespace {namespace} because it is being terminated"
+            raise errors.Forbidden(message, name=namespace, kind="namespaces", causes=[
+                {"reason": "NamespaceTerminating", "message": message, "field": "metadata.namespace"}])
 
     # -- preparing an incoming object ------------------------------------------
 
