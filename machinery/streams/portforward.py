@@ -89,7 +89,7 @@ async def _copy_in(inbound: asyncio.Queue[bytes | None], writer: asyncio.StreamW
         writer.write_eof()
 
 
-async def _relay(
+async def _pump_connection(
     connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     inbound: asyncio.Queue[bytes | None],
     deliver: Callable[[bytes], Awaitable[None]],
@@ -131,7 +131,7 @@ async def _serve_channels(send: Sender, connect: Connector, ports: list[int]) ->
         async def deliver(chunk: bytes) -> None:
             await send(encode_frame(data, chunk))
 
-        await _relay(connection, inbound[index], deliver)
+        await _pump_connection(connection, inbound[index], deliver)
 
     async def receive() -> None:
         while (message := await send.transport.recv()) is not None:
@@ -286,4 +286,4 @@ class _SpdySession:
         async def deliver(chunk: bytes) -> None:
             await self._write(spdy.DataFrame(data_id, chunk))
 
-        await _relay(connection, forward.inbound, deliver)
+        await _pump_connection(connection, forward.inbound, deliver)
