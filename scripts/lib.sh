@@ -161,6 +161,13 @@ _venv_stamp() {
     { cat "$K8PY_ROOT/pyproject.toml"; python3 -c 'import sys; print(sys.version)'; echo "$K8PY_VENV"; } | sha256_stdin
 }
 
+# pip in the venv, quiet, without the noise of this machine's pip config.
+_venv_pip() {
+    (cd "$K8PY_ROOT" && PYTHONWARNINGS=ignore "$K8PY_VENV/bin/python" -m pip "$@" -q \
+        --disable-pip-version-check 2>&1 \
+        | { grep -v -e "^WARNING: Location 'file:" || true; }; exit "${PIPESTATUS[0]}")
+}
+
 # Create the project's virtualenv and (re)install the project when pyproject.toml changed.
 ensure_venv() {
     local stamp want
@@ -177,10 +184,8 @@ ensure_venv() {
         python3 -m venv "$K8PY_VENV" || die "python3 -m venv $K8PY_VENV failed"
     fi
     log "installing the project into $K8PY_VENV (pip install -e '.[test]')"
-    "$K8PY_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip \
-        || die "pip upgrade failed"
-    (cd "$K8PY_ROOT" && "$K8PY_VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]') \
-        || die "pip install -e '.[test]' failed"
+    _venv_pip install --upgrade pip || die "pip upgrade failed"
+    _venv_pip install -e "$K8PY_ROOT[test]" || die "pip install -e '.[test]' failed"
     printf '%s\n' "$want" >"$stamp"
 }
 
