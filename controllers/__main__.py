@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
          help="how long a node may go without a heartbeat before it is marked unhealthy")
     flag(parser, "--identity", env="K8PY_IDENTITY", default=None,
          help="leader election identity (default: hostname_uuid)")
+    flag(parser, "--load-balancer-ip-range", env="K8PY_LOAD_BALANCER_IP_RANGE",
+         default="127.0.2.0/24",
+         help="addresses the servicelb controller assigns to LoadBalancer Services")
     add_controller_flags(parser)
     add_common_flags(parser, health_port=10257)
     return parser

@@ -104,6 +104,8 @@ CONTROLLERS: list[ControllerSpec] = [
                    "concurrent-endpoint-syncs", 5),
     ControllerSpec("endpointslice", "controllers.endpointslice:EndpointSliceController",
                    "concurrent-service-endpoint-syncs", 5),
+    ControllerSpec("servicelb", "controllers.servicelb:ServiceLBController",
+                   "concurrent-service-syncs", 1),
 ]
 
 
