@@ -52,7 +52,8 @@ class Context:
     """The per-invocation state a verb handler works with."""
 
     def __init__(self, args: argparse.Namespace, *, stdout: IO[str] | None = None,
-                 stderr: IO[str] | None = None, stdin: IO[str] | None = None) -> None:
+                 stderr: IO[str] | None = None, stdin: IO[str] | None = None,
+                 client: ApiClient | None = None) -> None:
         self.args = args
         self.stdout: IO[str] = stdout or sys.stdout
         self.stderr: IO[str] = stderr or sys.stderr
@@ -61,7 +62,7 @@ class Context:
         self.interrupt_code = 130
         self._config: Kubeconfig | None = None
         self._resolved: ResolvedContext | None = None
-        self._client: ApiClient | None = None
+        self._client: ApiClient | None = client
 
     # -- configuration -------------------------------------------------------
 

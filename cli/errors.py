@@ -40,6 +40,17 @@ def _invalid_message(err: errors.ApiError) -> str:
     return f"{head}: \n" + "\n".join(f"* {line}" for line in seen)
 
 
+def _refused(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):  # the refusal hides a few links down httpx's exception chain
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _connection_message(err: errors.ApiError) -> str | None:
     """kubectl's wording for a server it could not reach, found from the chained cause."""
     cause = err.__cause__
@@ -53,7 +64,7 @@ def _connection_message(err: errors.ApiError) -> str | None:
         except RuntimeError:  # raised by httpx when no request is attached
             url = ""
         host = urlsplit(url).netloc or url
-        if "refused" in str(cause).lower() or "errno 111" in str(cause).lower():
+        if _refused(cause):
             return (f"The connection to the server {host} was refused - "
                     "did you specify the right host or port?")
         return f"Unable to connect to the server: {cause}"

@@ -19,13 +19,14 @@ import argparse
 import asyncio
 import importlib
 import inspect
+import re
 import sys
 from typing import Any, NoReturn
 
 from cli.context import Context
 from cli.errors import CliError, format_error
 
-__all__ = ["main", "build_parser", "run", "subcommands", "VerbParser", "VERB_MODULES"]
+__all__ = ["main", "build_parser", "run", "invoke", "subcommands", "VerbParser", "VERB_MODULES"]
 
 # Order matters where a module extends another's verb group (rollout adds
 # ``create deployment``, so it follows create).  A module not present in this
@@ -68,6 +69,11 @@ class VerbParser(argparse.ArgumentParser):
             _global_flags(self, suppress=True)
 
     def error(self, message: str) -> NoReturn:
+        choice = re.match(r"argument [A-Z]+: invalid choice: '([^']*)'", message)
+        if choice:
+            raise CliError(f'unknown command "{choice.group(1)}" for "{self.prog}"')
+        if message.startswith("unrecognized arguments: -"):
+            raise CliError(f"unknown flag: {message.split(': ', 1)[1].split()[0]}")
         raise CliError(message)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
@@ -121,28 +127,30 @@ def build_parser() -> VerbParser:
     return parser
 
 
-async def _finish(ctx: Context, pending: Any) -> int:
+async def invoke(ctx: Context, handler: Any) -> int:
+    """Call a verb handler and turn every failure into one kubectl-style message."""
     try:
-        return int(await pending or 0)
+        result = handler(ctx, ctx.args)
+        if inspect.isawaitable(result):
+            result = await result
+        return int(result or 0)
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # every failure ends as one message, never a traceback
+        print(format_error(exc), file=ctx.stderr)
+        return 1
     finally:
         await ctx.aclose()
 
 
 def run(ctx: Context, handler: Any) -> int:
-    """Call a verb handler and turn every failure into one kubectl-style message."""
     try:
-        result = handler(ctx, ctx.args)
-        if inspect.isawaitable(result):
-            result = asyncio.run(_finish(ctx, result))
-        return int(result or 0)
+        return asyncio.run(invoke(ctx, handler))
     except KeyboardInterrupt:
         return ctx.interrupt_code
     except BrokenPipeError:
         # The reader went away (``| head``); say nothing more on a dead pipe.
         sys.stdout = None  # type: ignore[assignment]
-        return 1
-    except Exception as exc:  # every failure ends as one message, never a traceback
-        print(format_error(exc), file=ctx.stderr)
         return 1
 
 
