@@ -14,6 +14,7 @@ import sys
 import uvicorn
 
 from machinery.component import flag, setup_logging
+from machinery.streams import KubeWebSocketProtocol
 
 from .server import ApiServer
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     config = uvicorn.Config(server.app, host=args.bind_address, port=args.port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=2, lifespan="on",
-                            ws_max_size=16 * 1024 * 1024, ws_ping_interval=None)
+                            ws=KubeWebSocketProtocol, ws_max_size=16 * 1024 * 1024, ws_ping_interval=None)
     try:
         asyncio.run(uvicorn.Server(config).serve())
     except KeyboardInterrupt:

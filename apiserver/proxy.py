@@ -8,19 +8,18 @@ subprotocol (the kubelet speaks the channel and SPDY framings itself).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import httpx
-import websockets
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from machinery import errors
 from machinery.resources import by_plural
+from machinery.streams import StarletteTransport, WebSocketsTransport, connect_websocket, relay
 
 from .handlers import parse_target
 from .wire import status_response
@@ -153,61 +152,16 @@ class KubeletProxy:
         qs = urlencode(list(ws.query_params.multi_items()))
         url = "ws" + base[len("http"):] + url_path + (f"?{qs}" if qs else "")
         try:
-            upstream = await websockets.connect(
-                url, subprotocols=offered or None, max_size=None, ping_interval=None, open_timeout=10)  # type: ignore[arg-type]
+            upstream = await connect_websocket(url, {}, offered)
+        except errors.ApiError as exc:
+            await ws.send_denial_response(status_response(exc))
+            return
         except Exception as exc:  # noqa: BLE001 - any dial failure is a 503 to the client
-            await ws.send_denial_response(status_response(errors.ServiceUnavailable(f"error dialing kubelet: {exc}")))
+            await ws.send_denial_response(status_response(
+                errors.ServiceUnavailable(f"error dialing kubelet: {exc}")))
             return
         await ws.accept(subprotocol=upstream.subprotocol)
-        await _relay(ws, upstream)
-
-
-async def _relay(ws: WebSocket, upstream: Any) -> None:
-    async def client_to_kubelet() -> None:
-        try:
-            while True:
-                msg = await ws.receive()
-                if msg["type"] == "websocket.disconnect":
-                    break
-                data = msg.get("bytes")
-                if data is not None:
-                    await upstream.send(data)
-                elif msg.get("text") is not None:
-                    await upstream.send(msg["text"])
-        except (WebSocketDisconnect, websockets.ConnectionClosed):
-            pass
-        finally:
-            await upstream.close()
-
-    async def kubelet_to_client() -> None:
-        code = 1000
-        try:
-            async for data in upstream:
-                if isinstance(data, bytes):
-                    await ws.send_bytes(data)
-                else:
-                    await ws.send_text(data)
-            code = upstream.close_code or 1000
-        except websockets.ConnectionClosed as exc:
-            code = exc.code if exc.code else 1000
-        except Exception:  # noqa: BLE001 - client went away
-            return
-        try:
-            await ws.close(code=code if code in (1000, 1001, 1011) else 1000)
-        except Exception:  # noqa: BLE001
-            pass
-
-    tasks = [asyncio.create_task(client_to_kubelet()), asyncio.create_task(kubelet_to_client())]
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    if tasks[1] in done:
-        for task in pending:
-            task.cancel()
-    else:
-        # The client closed its side; let the kubelet finish and close cleanly.
-        try:
-            await asyncio.wait_for(tasks[1], timeout=5)
-        except asyncio.TimeoutError:
-            tasks[1].cancel()
+        await relay(StarletteTransport(ws), WebSocketsTransport(upstream))
 
 
 def _json_or_none(body: bytes) -> Any:
