@@ -369,3 +369,52 @@ async def test_a_second_manager_stands_by_and_takes_over(
     finally:
         assert standby.stop() == 0, standby.logs()[-3000:]
         manager.start()
+
+
+async def k8py(kubeconfig: str, namespace: str, *args: str, timeout: float = 60) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli.main", "--kubeconfig", kubeconfig, "-n", namespace, *args,
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    return int(proc.returncode or 0), out.decode()
+
+
+async def test_k8py_workload_verbs(manager: ControllerManager, client: ApiClient,
+                                   kubelet: FakeKubelet, kubeconfig: str,
+                                   namespace: str) -> None:
+    async def ok(*args: str) -> str:
+        code, out = await k8py(kubeconfig, namespace, *args)
+        assert code == 0, (args, out)
+        return out
+
+    assert await ok("create", "deployment", "web", "--image", "k8py/hello:1.0",
+                    "--replicas", "2") == "deployment.apps/web created\n"
+    assert "successfully rolled out" in await ok("rollout", "status", "deploy/web",
+                                                 "--timeout", "40s")
+    assert await ok("set", "image", "deploy/web", "hello=k8py/hello:2.0") == \
+        "deployment.apps/web image updated\n"
+    assert (await ok("rollout", "status", "deploy/web")).endswith(
+        'deployment "web" successfully rolled out\n')
+    history = await ok("rollout", "history", "deploy/web")
+    assert history.split("\n")[1:4] == ["REVISION  CHANGE-CAUSE", "1         <none>",
+                                         "2         <none>"]
+    assert await ok("rollout", "undo", "deploy/web") == "deployment.apps/web rolled back\n"
+    d = await wait_rolled_out(client, "web")
+    assert image(d) == "k8py/hello:1.0"
+
+    assert await ok("rollout", "pause", "deploy/web") == "deployment.apps/web paused\n"
+    code, out = await k8py(kubeconfig, namespace, "rollout", "restart", "deploy/web")
+    assert code == 1 and out.startswith("error: can't restart paused deployment"), out
+    assert await ok("rollout", "resume", "deploy/web") == "deployment.apps/web resumed\n"
+    assert await ok("rollout", "restart", "deploy/web") == "deployment.apps/web restarted\n"
+    await ok("rollout", "status", "deploy/web")
+    rss = (await client.list("replicasets", client.namespace))["items"]
+    assert len(rss) == 3  # v1, v2, and v1 again with a restartedAt annotation
+
+    assert await ok("scale", "deploy/web", "--replicas", "4") == "deployment.apps/web scaled\n"
+    await ok("rollout", "status", "deploy/web")
+    assert len(await pods(client, "web")) == 4
+    code, out = await k8py(kubeconfig, namespace, "rollout", "undo", "deploy/web",
+                           "--to-revision", "42")
+    assert (code, out) == (1, "error: unable to find specified revision 42 in history\n")
