@@ -63,6 +63,8 @@ class Context:
         self._config: Kubeconfig | None = None
         self._resolved: ResolvedContext | None = None
         self._client: ApiClient | None = client
+        # An injected client (tests, embedding) brings its own default namespace.
+        self._default_namespace = client.namespace if client is not None else None
 
     # -- configuration -------------------------------------------------------
 
@@ -95,7 +97,7 @@ class Context:
     @property
     def namespace(self) -> str:
         explicit = getattr(self.args, "namespace", None)
-        return explicit or self.resolved().namespace
+        return explicit or self._default_namespace or self.resolved().namespace
 
     @property
     def explicit_namespace(self) -> bool:

@@ -99,6 +99,9 @@ def _yaml_dumper() -> Any:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, represent_str)
+    # Go's YAML 1.1 resolver also reads y/n as booleans, so those get quoted too.
+    Dumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"),
+                                 list("yYnN"))
     return Dumper
 
 

@@ -50,13 +50,19 @@ def test_client_errors_get_the_error_prefix() -> None:
 
 def test_refused_connection_names_the_server() -> None:
     request = httpx.Request("GET", "http://127.0.0.1:1/api/v1/pods")
-    cause = httpx.ConnectError("[Errno 111] Connection refused", request=request)
+    cause = httpx.ConnectError("All connection attempts failed", request=request)
+    cause.__cause__ = ConnectionRefusedError(111, "Connect call failed")
     try:
         raise errors.ServiceUnavailable("GET /api/v1/pods: ConnectError") from cause
     except errors.ServiceUnavailable as exc:
         message = format_error(exc)
     assert message == ("The connection to the server 127.0.0.1:1 was refused - "
                        "did you specify the right host or port?")
+    unreachable = httpx.ConnectError("Name or service not known", request=request)
+    try:
+        raise errors.ServiceUnavailable("GET") from unreachable
+    except errors.ServiceUnavailable as exc:
+        assert format_error(exc) == "Unable to connect to the server: Name or service not known"
 
 
 @pytest.mark.parametrize("exc", [errors.NotFound("x"), CliError("y"), RuntimeError("z")])
