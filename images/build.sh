@@ -247,6 +247,8 @@ main() {
             *) die "unknown image '$what' (all|base|k8py|pause|toolbox|hello)" ;;
         esac
     done
+    # earlier builds of our images, now untagged and unused
+    docker image prune -f --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true
 }
 
 start=$SECONDS
