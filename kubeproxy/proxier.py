@@ -65,11 +65,6 @@ class ProxyConfig:
     sync_period: float = 30.0
     min_sync_interval: float = 0.05
 
-    @property
-    def listen_addresses(self) -> list[str]:
-        """NodePorts answer on the node's own address and, as on any node, on localhost."""
-        return list(dict.fromkeys([self.node_ip, "127.0.0.1"]))
-
 
 class Proxier:
     def __init__(self, client: ApiClient, config: ProxyConfig, *,
@@ -187,7 +182,7 @@ class Proxier:
         ruleset = build_ruleset(ports)
         sandboxes = list(self.sandboxes.values())
         results = await asyncio.gather(*(self._apply(s, ruleset) for s in sandboxes))
-        await self.listeners.update(listener_plan(ports, self.config.listen_addresses))
+        await self.listeners.update(listener_plan(ports, self.config.node_ip))
         with_endpoints = sum(1 for p in ports if p.cluster_backends)
         SERVICE_PORTS.labels("some").set(with_endpoints)
         SERVICE_PORTS.labels("none").set(len(ports) - with_endpoints)

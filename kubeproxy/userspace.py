@@ -40,6 +40,7 @@ CONNECTIONS = Counter("k8py_kubeproxy_userspace_connections_total",
 _CHUNK = 65536
 _CONNECT_ATTEMPTS = 3
 _UDP_IDLE = 60.0
+LOCALHOST = "127.0.0.1"
 
 
 @dataclass(frozen=True, order=True)
@@ -47,6 +48,8 @@ class ListenerKey:
     protocol: str
     ip: str
     port: int
+    # Bound with SO_REUSEPORT: an address every node's kube-proxy listens on.
+    shared: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         return f"{self.ip}:{self.port}/{self.protocol}"
@@ -76,17 +79,24 @@ class Target:
             self._affinity[client_ip] = (backend, time.monotonic() + self.affinity_timeout)
 
 
-def listener_plan(ports: Iterable[ServicePort], addresses: Iterable[str]) -> dict[ListenerKey, Target]:
-    """Every listener the node should have: NodePorts on ``addresses``, ingress IPs on the port."""
-    node_addresses = list(dict.fromkeys(addresses))
+def listener_plan(ports: Iterable[ServicePort], node_ip: str) -> dict[ListenerKey, Target]:
+    """Every listener the node should have.
+
+    NodePorts listen on the node's own address and on 127.0.0.1 (shared by all
+    nodes on the machine); ingress IPs (shared too) on the service port.
+    """
     plan: dict[ListenerKey, Target] = {}
     for port in ports:
         if port.protocol not in ("TCP", "UDP") or not port.external_backends:
             continue
-        binds = [(ip, port.node_port) for ip in node_addresses if port.node_port]
-        binds += [(ip, port.port) for ip in port.ingress_ips]
-        for ip, number in binds:
-            key = ListenerKey(port.protocol, ip, int(number))
+        binds: list[tuple[str, int, bool]] = []
+        if port.node_port:
+            binds += [(node_ip, port.node_port, node_ip == LOCALHOST)]
+            if node_ip != LOCALHOST:
+                binds.append((LOCALHOST, port.node_port, True))
+        binds += [(ip, port.port, True) for ip in port.ingress_ips]
+        for ip, number, shared in binds:
+            key = ListenerKey(port.protocol, ip, int(number), shared)
             plan.setdefault(key, Target(port.key, port.external_backends, port.affinity_timeout))
     return plan
 
@@ -110,7 +120,8 @@ class _TcpListener:
 
     async def open(self) -> None:
         self.server = await asyncio.start_server(
-            self._handle, self.key.ip, self.key.port, reuse_address=True, reuse_port=True,
+            self._handle, self.key.ip, self.key.port, reuse_address=True,
+            reuse_port=self.key.shared,
             backlog=1024, limit=_CHUNK)
 
     async def close(self) -> None:
@@ -178,7 +189,8 @@ class _UdpListener(asyncio.DatagramProtocol):
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(lambda: self, local_addr=(self.key.ip, self.key.port),
-                                            reuse_port=True, family=socket.AF_INET)
+                                            reuse_port=self.key.shared,
+                                            family=socket.AF_INET)
         self._sweeper = loop.create_task(self._sweep())
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
