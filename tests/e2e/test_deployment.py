@@ -1,0 +1,196 @@
+"""Deployments on real Docker: scheduler, controller manager and two kubelets as processes.
+
+A Deployment of ``k8py/hello`` spreads over both nodes, survives the loss
+of a pod (deleted through the API) and of a container (removed behind the
+cluster's back with ``docker rm -f``), rolls out a new version and rolls
+back.  Each pod's version is read from the app itself over the cluster
+network.  The Deployment and its ReplicaSets are deleted before
+``pod_namespace`` removes pods and containers, so nothing recreates them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, ApiServerProcess, free_port
+from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
+
+pytestmark = pytest.mark.e2e
+
+Obj = dict[str, Any]
+APPS = "/apis/apps/v1/namespaces"
+
+
+class Component:
+    """One control-plane process (``python -m scheduler`` or ``controllers``)."""
+
+    def __init__(self, module: str, api_url: str, log_dir: Path, *extra: str) -> None:
+        self.health_port = free_port()
+        self.log_path = log_dir / f"{module}.log"
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, "--master", api_url, "--no-leader-elect",
+             "--health-address", "127.0.0.1", "--health-port", str(self.health_port), *extra],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(self._healthy, 30, what=f"{module} healthy")
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"exited with {self.proc.returncode}: "
+                               f"{self.log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.health_port}/healthz",
+                             timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def control_plane(apiserver: ApiServerProcess, kubelets: dict[str, KubeletProcess],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Component]]:
+    log_dir = tmp_path_factory.mktemp("control-plane-logs")
+    started: list[Component] = []
+    try:
+        started.append(Component("scheduler", apiserver.url, log_dir))
+        started.append(Component("controllers", apiserver.url, log_dir,
+                                 "--controllers", "deployment,replicaset"))
+        yield started
+    finally:
+        for component in started:
+            component.stop()
+
+
+@pytest.fixture
+def workloads(pod_namespace: str, api: Api) -> Iterator[str]:
+    """The test namespace; its Deployments and ReplicaSets go first on the way out."""
+    try:
+        yield pod_namespace
+    finally:
+        for kind in ("deployments", "replicasets"):
+            found = api.get(f"{APPS}/{pod_namespace}/{kind}") or {}
+            for obj in found.get("items") or []:
+                api.delete(f"{APPS}/{pod_namespace}/{kind}/{obj['metadata']['name']}",
+                           propagationPolicy="Orphan")
+
+
+def hello(image: str = "k8py/hello:1.0") -> Obj:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "hello"},
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "hello"}},
+                     "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                     "template": {"metadata": {"labels": {"app": "hello"}}, "spec": {
+                         "terminationGracePeriodSeconds": 2,
+                         "containers": [{
+                             "name": "web", "image": image,
+                             "ports": [{"containerPort": 8080}],
+                             "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080},
+                                                "periodSeconds": 1}}]}}}}
+
+
+def ready_pods(api: Api, ns: str) -> list[Obj]:
+    found = api.get(f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dhello") or {}
+    return [p for p in found.get("items") or []
+            if not p["metadata"].get("deletionTimestamp")
+            and any(c["type"] == "Ready" and c["status"] == "True"
+                    for c in p.get("status", {}).get("conditions") or [])]
+
+
+def rolled_out(api: Api, ns: str, image: str) -> list[Obj] | None:
+    d = api.get(f"{APPS}/{ns}/deployments/hello")
+    if d is None:
+        return None
+    status = d.get("status") or {}
+    if not (d["metadata"]["generation"] <= status.get("observedGeneration", 0)
+            and status.get("updatedReplicas") == status.get("replicas") == 3
+            and status.get("availableReplicas") == 3):
+        return None
+    pods = ready_pods(api, ns)
+    if len(pods) != 3 or {p["spec"]["containers"][0]["image"] for p in pods} != {image}:
+        return None
+    return pods
+
+
+def version_of(pod: Obj) -> str:
+    """Ask the app itself, over the cluster network, which version it runs."""
+    with socket.create_connection((pod["status"]["podIP"], 8080), timeout=5) as conn:
+        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        reply = b""
+        while chunk := conn.recv(4096):
+            reply += chunk
+    return reply.decode().rsplit("(version ", 1)[-1].split(")", 1)[0]
+
+
+def test_deployment_spreads_and_heals(api: Api, control_plane: list[Component],
+                                      kubelets: dict[str, KubeletProcess],
+                                      docker_cluster: DockerCluster, workloads: str) -> None:
+    ns = workloads
+    api.create(f"{APPS}/{ns}/deployments", hello())
+    pods = wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 90, what="3 ready pods")
+    assert {p["spec"]["nodeName"] for p in pods} == {k.node for k in kubelets.values()}
+    assert {version_of(p) for p in pods} == {"1.0"}
+
+    victim = pods[0]["metadata"]["name"]
+    assert api.delete(f"/api/v1/namespaces/{ns}/pods/{victim}") == 200
+    healed = wait_for(lambda: (lambda ps: ps if len(ps) == 3 and victim not in
+                               {p["metadata"]["name"] for p in ps} else None)(
+        ready_pods(api, ns)), 60, what="a replacement pod")
+    assert len({p["metadata"]["name"] for p in healed}) == 3
+
+    target = healed[0]["metadata"]["name"]
+    [container] = [c for c in docker_cluster.containers(namespace=ns, pod=target, container="web")
+                   if c.status == "running"]
+    container.remove(force=True)
+
+    def recovered() -> list[Obj] | None:
+        for c in docker_cluster.containers(namespace=ns, pod=target, container="web"):
+            if c.status == "running" and c.id != container.id:
+                pods = ready_pods(api, ns)
+                return pods if len(pods) == 3 else None
+        return None
+    wait_for(recovered, 60, what="the removed container to be replaced")
+
+
+def test_rollout_to_a_new_version_and_undo(api: Api, control_plane: list[Component],
+                                           workloads: str) -> None:
+    ns = workloads
+    api.create(f"{APPS}/{ns}/deployments", hello())
+    wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 90, what="version 1.0")
+
+    response = api.http.patch(
+        f"{APPS}/{ns}/deployments/hello",
+        json={"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "k8py/hello:2.0"}]}}}},
+        headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert response.status_code == 200, response.text
+    pods = wait_for(lambda: rolled_out(api, ns, "k8py/hello:2.0"), 120, what="version 2.0")
+    assert {version_of(p) for p in pods} == {"2.0"}
+
+    undo = subprocess.run(
+        ["kubectl", "--server", api.http.base_url.__str__().rstrip("/"), "-n", ns,
+         "rollout", "undo", "deploy/hello"], capture_output=True, text=True, timeout=60)
+    assert undo.returncode == 0, undo.stderr
+    pods = wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 120, what="back to 1.0")
+    assert {version_of(p) for p in pods} == {"1.0"}
+    rss = api.get(f"{APPS}/{ns}/replicasets") or {}
+    revisions = sorted(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                       for rs in rss["items"])
+    assert revisions == ["2", "3"]
