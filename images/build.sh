@@ -23,6 +23,7 @@ HASH_LABEL=k8py.input-hash
 # Bump when the way root filesystems are made changes (forces rebuilds).
 ROOTFS_RECIPE="mmdebstrap minbase merged-usr no-recommends no-docs v1"
 SUITE=bookworm
+BUILT=0   # set when anything was built
 K8PY_TMP="$(mktemp -d)"
 trap 'rm -rf "$K8PY_TMP"' EXIT
 
@@ -97,6 +98,7 @@ mmdebstrap_import() {
     for c in "$@"; do changes+=(--change "$c"); done
     while IFS= read -r line; do mirrors+=("$line"); done < <(apt_mirrors)
     local errlog; errlog="$(mktemp)"
+    BUILT=1
     log "building $tag with mmdebstrap${packages:+ (+ $packages)}"
     if ! mmdebstrap --variant=minbase --quiet \
             --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
@@ -127,6 +129,7 @@ rootfs() {
 docker_build() {
     local tag="$1" hash="$2" ctx="$3"; shift 3
     local out; out="$(mktemp)"
+    BUILT=1
     log "building $tag"
     if ! DOCKER_BUILDKIT=0 docker build --force-rm --label "$HASH_LABEL=$hash" -t "$tag" "$@" "$ctx" >"$out" 2>&1; then
         cat "$out" >&2; rm -f "$out"
@@ -248,7 +251,7 @@ main() {
         esac
     done
     # earlier builds of our images, now untagged and unused
-    docker image prune -f --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true
+    [ "$BUILT" = 0 ] || docker image prune -f --filter "label=$HASH_LABEL" >/dev/null 2>&1 || true
 }
 
 start=$SECONDS
