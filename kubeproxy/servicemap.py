@@ -10,9 +10,11 @@ port has, so the choice is made once, here, as upstream's ``ServicePortName``
   ``kubernetes.io/service-name``, matching the slice port of the same name and
   protocol -- the EndpointSlice controller has already resolved a named
   ``targetPort`` to a number per pod, so the slice port carries it;
-* ready endpoints serve; when none is ready, endpoints that are still
-  serving while terminating do (KEP-1669), so a rolling update that drains
-  the last pods does not refuse connections early;
+* only ready endpoints serve.  Upstream falls back to endpoints still
+  serving while terminating when none is ready (KEP-1669); k8py does not,
+  because a pod's Ready condition can outlive its sandbox by a status update,
+  and a DNAT to a vanished pod IP hangs until timeout where "no endpoints"
+  is refused at once by the kubelet's REJECT chain;
 * ``internalTrafficPolicy: Local`` narrows cluster traffic to endpoints on
   this node, ``externalTrafficPolicy: Local`` does the same for NodePort and
   LoadBalancer traffic.
@@ -88,8 +90,6 @@ def _cluster_ip(spec: Obj) -> str | None:
 class _Candidate:
     backend: Backend
     ready: bool
-    serving: bool
-    terminating: bool
 
 
 def _candidates(slices: Iterable[Obj], port_name: str, protocol: str) -> list[_Candidate]:
@@ -110,20 +110,15 @@ def _candidates(slices: Iterable[Obj], port_name: str, protocol: str) -> list[_C
             if ip is None or (ip, number) in seen:
                 continue
             conditions = endpoint.get("conditions") or {}
-            ready = conditions.get("ready") is not False  # unset means ready
             seen[(ip, number)] = _Candidate(
-                Backend(ip, number, str(endpoint.get("nodeName") or "")), ready,
-                conditions.get("serving", ready) is not False,
-                bool(conditions.get("terminating")))
+                Backend(ip, number, str(endpoint.get("nodeName") or "")),
+                conditions.get("ready") is not False)  # unset means ready
     return sorted(seen.values(), key=lambda c: c.backend)
 
 
 def _usable(candidates: list[_Candidate], node: str, local_only: bool) -> tuple[Backend, ...]:
-    pool = [c for c in candidates if c.backend.node == node] if local_only else candidates
-    ready = [c.backend for c in pool if c.ready]
-    if ready:
-        return tuple(ready)
-    return tuple(c.backend for c in pool if c.serving and c.terminating)
+    return tuple(c.backend for c in candidates
+                 if c.ready and (not local_only or c.backend.node == node))
 
 
 def _affinity(spec: Obj) -> int | None:

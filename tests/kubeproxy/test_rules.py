@@ -179,11 +179,11 @@ def test_not_ready_endpoints_are_excluded() -> None:
     assert build_ruleset(service_ports([svc], only_unready, NODE)).rules == ()
 
 
-def test_serving_terminating_endpoints_serve_only_when_none_is_ready() -> None:
+def test_terminating_endpoints_are_excluded_even_when_still_serving() -> None:
     svc = service()
     draining = endpoint("10.244.0.6", ready=False, serving=True, terminating=True)
     [port] = service_ports([svc], [slice_("web", draining)], NODE)
-    assert port.cluster_backends == (Backend("10.244.0.6", 8080, NODE),)
+    assert port.cluster_backends == ()
     [port] = service_ports([svc], [slice_("web", draining, endpoint("10.244.0.5"))], NODE)
     assert port.cluster_backends == (Backend("10.244.0.5", 8080, NODE),)
 
