@@ -23,6 +23,7 @@ from typing import Any
 
 from kubelet.backoff import Backoff
 from kubelet.config import KubeletConfig
+from kubelet.context import SyncContext
 from kubelet.env import ApiObjectSource
 from kubelet.gc import Housekeeping
 from kubelet.images import ImageManager
@@ -30,7 +31,6 @@ from kubelet.node import NodeAgent
 from kubelet.pods import PodWorkers
 from kubelet.probes import ProbeManager
 from kubelet.runtime import LABEL_POD_UID, DockerRuntime
-from kubelet.sync import SyncContext
 from kubelet.volumes import VolumeManager
 from machinery.client import ApiClient
 from machinery.component import Health
@@ -115,8 +115,14 @@ class Kubelet:
                     time.sleep(1)
 
     async def _runtime_monitor(self) -> None:
+        """Report the runtime's health, and tell the Node at once when it flips."""
         while True:
-            self._runtime_ok = await self.runtime.ping()
+            ok = await self.runtime.ping()
+            if ok != self._runtime_ok:
+                log.warning("container runtime is %s", "up" if ok else "down")
+                self._runtime_ok = ok
+                with contextlib.suppress(Exception):
+                    await self.node.update_status()
             await asyncio.sleep(5)
 
     async def _prepare_runtime(self) -> None:

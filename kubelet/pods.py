@@ -21,7 +21,9 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from kubelet.status import KUBELET_CONDITIONS, compute_status, status_changed
-from kubelet.sync import PodState, PodSyncer, SyncContext
+from kubelet.context import SyncContext
+from kubelet.lifecycle import kill_pod, remove_pod, stop_sandbox
+from kubelet.sync import PodState, PodSyncer
 from machinery import errors
 from machinery.client import ApiClient
 from machinery.informer import Informer
@@ -159,15 +161,17 @@ class PodWorkers:
 
     async def _sync(self, worker: _Worker, pod: Obj) -> None:
         syncer, state = self.syncer, worker.state
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        # Our own terminal write may not be in the cache yet: never run a finished pod again.
+        known = _with_last_status(pod, state.last_status)
+        if (known.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             self.ctx.probes.forget_pod(worker.uid)
-            await syncer.stop_sandbox(worker.uid)
+            await stop_sandbox(self.ctx, worker.uid)
             return
         await syncer.sync(pod, state)
         status = await self._status(pod, state, terminal=False)
         if status["phase"] in ("Succeeded", "Failed"):
             self.ctx.probes.forget_pod(worker.uid)
-            await syncer.stop_sandbox(worker.uid)
+            await stop_sandbox(self.ctx, worker.uid)
         await self._write_status(pod, state, status)
 
     async def _status(self, pod: Obj, state: PodState, *, terminal: bool) -> Obj:
@@ -201,10 +205,10 @@ class PodWorkers:
         grace = meta.get("deletionGracePeriodSeconds")
         if grace is None:
             grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-        await self.syncer.kill_pod(pod, worker.uid, int(grace))
+        await kill_pod(self.ctx, pod, worker.uid, int(grace))
         status = await self._status(pod, worker.state, terminal=True)
         await self._write_status(pod, worker.state, status)
-        await self.syncer.remove_pod(worker.uid)
+        await remove_pod(self.ctx, worker.uid)
         try:
             await self.client.delete("pods", str(meta.get("name")), str(meta.get("namespace")),
                                      grace_period_seconds=0, preconditions={"uid": worker.uid})
@@ -218,8 +222,8 @@ class PodWorkers:
         if pod is not None:
             grace = max(grace, int((pod.get("metadata") or {}).get(
                 "deletionGracePeriodSeconds") or 0))
-        await self.syncer.kill_pod(pod, worker.uid, grace)
-        await self.syncer.remove_pod(worker.uid)
+        await kill_pod(self.ctx, pod, worker.uid, grace)
+        await remove_pod(self.ctx, worker.uid)
         log.info("pod %s torn down (no longer in the API)", worker.key or worker.uid)
 
 

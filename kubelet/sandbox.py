@@ -79,8 +79,8 @@ def _host_resolv(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str], 
 
 def _merge_options(base: list[str], extra: list[Obj]) -> list[str]:
     merged: dict[str, str | None] = {}
-    for option in base:
-        key, sep, value = option.partition(":")
+    for text in base:
+        key, sep, value = text.partition(":")
         merged[key] = value if sep else None
     for option in extra:
         merged[str(option.get("name"))] = (str(option["value"]) if option.get("value") is not None

@@ -16,31 +16,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubelet.backoff import Backoff
 from kubelet.containers import ContainerSetup, docker_args, spec_hash
-from kubelet.env import ConfigError, ObjectSource, container_env
-from kubelet.images import ImageManager, image_ref
-from kubelet.probes import ProbeManager, run_handler
-from kubelet.runtime import KIND_APP, KIND_INIT, KIND_SANDBOX, ContainerInfo, DockerError, \
-    DockerRuntime
-from kubelet.sandbox import SandboxError, create_sandbox, hosts_file, install_service_reject, \
-    resolv_conf, wait_for_service_rules
+from kubelet.context import SyncContext
+from kubelet.env import ConfigError, container_env
+from kubelet.images import image_ref
+from kubelet.lifecycle import all_specs, field_path, observe, stop_container
+from kubelet.probes import run_handler
+from kubelet.runtime import KIND_APP, KIND_INIT, ContainerInfo, DockerError
+from kubelet.sandbox import SandboxError, create_sandbox, hosts_file, resolv_conf, \
+    wait_for_service_rules
 from kubelet.status import PodView, should_restart
-from kubelet.volumes import MountError, VolumeManager, VolumeSource
-from kubelet.config import KubeletConfig
-from machinery.events import NORMAL, WARNING, EventRecorder
+from kubelet.volumes import MountError, VolumeSource
+from machinery.events import NORMAL, WARNING
 from machinery.meta import parse_time
 
-__all__ = ["SyncContext", "PodState", "PodSyncer", "go_duration"]
+__all__ = ["PodState", "PodSyncer", "go_duration"]
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 _VOLUME_REFRESH = 5.0
-_MIN_GRACE_AFTER_HOOK = 2
 
 
 def go_duration(seconds: float) -> str:
@@ -53,19 +50,6 @@ def go_duration(seconds: float) -> str:
         return f"{minutes}m{secs}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes}m{secs}s"
-
-
-@dataclass
-class SyncContext:
-    config: KubeletConfig
-    runtime: DockerRuntime
-    recorder: EventRecorder
-    images: ImageManager
-    volumes: VolumeManager
-    probes: ProbeManager
-    objects: ObjectSource
-    backoff: Backoff
-    allocatable: Callable[[], Mapping[str, str]]
 
 
 @dataclass
@@ -85,10 +69,6 @@ class PodState:
         self.retry = seconds if self.retry is None else min(self.retry, seconds)
 
 
-def _field_path(kind: str, name: str) -> str:
-    return f"spec.{'initContainers' if kind == KIND_INIT else 'containers'}{{{name}}}"
-
-
 def _pod_ref(pod: Obj) -> str:
     meta = pod.get("metadata") or {}
     return f"{meta.get('name')}_{meta.get('namespace')}({meta.get('uid')})"
@@ -105,21 +85,10 @@ class PodSyncer:
 
     # -- observation ------------------------------------------------------------------------
 
-    async def observe(self, uid: str) -> tuple[list[ContainerInfo], dict[str, list[ContainerInfo]]]:
-        """(sandboxes, containers by name), newest first."""
-        sandboxes: list[ContainerInfo] = []
-        instances: dict[str, list[ContainerInfo]] = {}
-        for info in await self.ctx.runtime.pod_containers(uid):
-            if info.kind == KIND_SANDBOX:
-                sandboxes.append(info)
-            else:
-                instances.setdefault(info.container_name, []).append(info)
-        return sandboxes, instances
-
     async def view(self, pod: Obj, state: PodState, *, terminal: bool = False) -> PodView:
-        sandboxes, instances = await self.observe(state.uid)
+        sandboxes, instances = await observe(self.ctx.runtime, state.uid)
         sandbox = sandboxes[0] if sandboxes else None
-        specs = _all_specs(pod)
+        specs = all_specs(pod)
         for name, infos in instances.items():
             for info in infos[:2]:
                 if info.exited and info.id not in state.messages:
@@ -148,7 +117,7 @@ class PodSyncer:
     async def sync(self, pod: Obj, state: PodState) -> None:
         """Take every step the pod needs now; ``state.retry`` says when to come back."""
         state.retry = None
-        sandboxes, instances = await self.observe(state.uid)
+        sandboxes, instances = await observe(self.ctx.runtime, state.uid)
         spec = pod.get("spec") or {}
         sandbox = sandboxes[0] if sandboxes and sandboxes[0].running else None
         if sandbox is None:
@@ -157,7 +126,7 @@ class PodSyncer:
             sandbox = await self._new_sandbox(pod, state, sandboxes, instances)
             if sandbox is None:
                 return
-            instances = (await self.observe(state.uid))[1]
+            instances = (await observe(self.ctx.runtime, state.uid))[1]
         pod_ip = self.ctx.config.node_ip if spec.get("hostNetwork") else sandbox.ip
         volumes = await self._volumes(pod, state)
         if volumes is None:
@@ -180,7 +149,7 @@ class PodSyncer:
         ctx = self.ctx
         grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
         # Containers left in a dead sandbox's namespaces go with it, as in Kubernetes.
-        await asyncio.gather(*(self._stop(pod, infos[0], grace) for infos in instances.values()
+        await asyncio.gather(*(stop_container(self.ctx, pod, infos[0], grace) for infos in instances.values()
                                if infos[0].running))
         attempt = sandboxes[0].restart_count + 1 if sandboxes else 0
         sandbox_id = ""
@@ -192,7 +161,7 @@ class PodSyncer:
             if info is None or not info.running:
                 raise SandboxError("sandbox exited right after it started")
             if not (pod.get("spec") or {}).get("hostNetwork"):
-                await install_service_reject(info.pid, ctx.config.service_cluster_ip_range)
+                await ctx.install_reject(info.pid, ctx.config.service_cluster_ip_range)
                 timeout = ctx.config.service_rules_timeout
                 if timeout > 0 and not await wait_for_service_rules(info.pid, timeout):
                     log.info("no service rules from kube-proxy in %s after %.1fs; starting "
@@ -202,7 +171,7 @@ class PodSyncer:
                                f"Failed to create pod sandbox: {exc}")
             if sandbox_id:
                 await ctx.runtime.remove(sandbox_id)
-            for container in _all_specs(pod):
+            for container in all_specs(pod):
                 state.waiting[container] = ("ContainerCreating", "")
             state.retry_in(5)
             return None
@@ -250,9 +219,9 @@ class PodSyncer:
             if why is None:
                 return kind == KIND_APP
             self.ctx.recorder.event(pod, NORMAL, "Killing", why,
-                                    field_path=_field_path(kind, name))
+                                    field_path=field_path(kind, name))
             grace = int(spec.get("terminationGracePeriodSeconds", 30))
-            await self._stop(pod, latest, grace, announce=False)
+            await stop_container(self.ctx, pod, latest, grace, announce=False)
             self.ctx.probes.forget_container(latest.id)
             latest = await self.ctx.runtime.inspect(latest.id)
             if latest is None:
@@ -279,7 +248,7 @@ class PodSyncer:
                                    f"container={name} pod={_pod_ref(pod)}")
             self.ctx.recorder.event(pod, WARNING, "BackOff",
                                     f"Back-off restarting failed container {name} in pod "
-                                    f"{_pod_ref(pod)}", field_path=_field_path(kind, name))
+                                    f"{_pod_ref(pod)}", field_path=field_path(kind, name))
             state.retry_in(backoff.remaining(key, finished))
             return False
         backoff.next(key, finished)
@@ -292,8 +261,8 @@ class PodSyncer:
                      files: dict[str, str | None], restart_count: int, pod_ip: str) -> bool:
         ctx = self.ctx
         name = str(container.get("name"))
-        field_path = _field_path(kind, name)
-        image = await ctx.images.ensure(pod, container, field_path)
+        where = field_path(kind, name)
+        image = await ctx.images.ensure(pod, container, where)
         if image.image is None:
             state.waiting[name] = (image.reason, image.message)
             state.retry_in(image.retry_after or 5)
@@ -309,93 +278,43 @@ class PodSyncer:
                 termination_log=ctx.volumes.termination_log(uid, name, restart_count))
             config, host, docker_name = docker_args(pod, container, setup, ctx.runtime.labels())
         except (ConfigError, ValueError) as exc:
-            ctx.recorder.event(pod, WARNING, "Failed", f"Error: {exc}", field_path=field_path)
+            ctx.recorder.event(pod, WARNING, "Failed", f"Error: {exc}", field_path=where)
             state.waiting[name] = ("CreateContainerConfigError", str(exc))
             state.retry_in(10)
             return False
         try:
             container_id = await ctx.runtime.create(config, host, docker_name)
         except DockerError as exc:
-            ctx.recorder.event(pod, WARNING, "Failed", f"Error: {exc}", field_path=field_path)
+            ctx.recorder.event(pod, WARNING, "Failed", f"Error: {exc}", field_path=where)
             state.waiting[name] = ("CreateContainerError", str(exc))
             state.retry_in(10)
             return False
         ctx.recorder.event(pod, NORMAL, "Created", f"Created container: {name}",
-                           field_path=field_path)
+                           field_path=where)
         state.waiting.pop(name, None)
         try:
             await ctx.runtime.start(container_id)
         except DockerError as exc:
             ctx.recorder.event(pod, WARNING, "Failed",
                                f'Error: failed to start container "{name}": {exc}',
-                               field_path=field_path)
+                               field_path=where)
             state.retry_in(1)
             return False
         ctx.recorder.event(pod, NORMAL, "Started", f"Started container {name}",
-                           field_path=field_path)
+                           field_path=where)
         hook = (container.get("lifecycle") or {}).get("postStart")
         if hook:
             ok, message = await run_handler(ctx.runtime, hook, container, container_id, pod_ip,
                                             timeout=30)
             if not ok:
                 ctx.recorder.event(pod, WARNING, "FailedPostStartHook", message,
-                                   field_path=field_path)
+                                   field_path=where)
                 grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
                 info = await ctx.runtime.inspect(container_id)
                 if info is not None:
-                    await self._stop(pod, info, grace, announce=False)
+                    await stop_container(self.ctx, pod, info, grace, announce=False)
                 return False
         return True
-
-    # -- the way down -----------------------------------------------------------------------
-
-    async def _stop(self, pod: Obj | None, info: ContainerInfo, grace: int, *,
-                    announce: bool = True) -> None:
-        """Stop one container: preStop hook, then the stop signal, SIGKILL after ``grace``."""
-        ctx = self.ctx
-        name = info.container_name
-        kind = info.kind
-        spec = _all_specs(pod).get(name) if pod else None
-        if pod is not None and announce and kind != KIND_SANDBOX:
-            ctx.recorder.event(pod, NORMAL, "Killing", f"Stopping container {name}",
-                               field_path=_field_path(kind, name))
-        started = time.monotonic()
-        hook = ((spec or {}).get("lifecycle") or {}).get("preStop")
-        if hook and info.running and grace > 0:
-            ok, message = await run_handler(ctx.runtime, hook, spec or {}, info.id,
-                                            info.ip, timeout=grace)
-            if not ok and pod is not None:
-                ctx.recorder.event(pod, WARNING, "FailedPreStopHook", message,
-                                   field_path=_field_path(kind, name))
-            grace = max(_MIN_GRACE_AFTER_HOOK, grace - int(time.monotonic() - started))
-        if info.running:
-            await ctx.runtime.stop(info.id, grace)
-
-    async def kill_pod(self, pod: Obj | None, uid: str, grace: int) -> None:
-        """Stop every container of the pod (apps and inits together), then its sandbox."""
-        sandboxes, instances = await self.observe(uid)
-        self.ctx.probes.forget_pod(uid)
-        await asyncio.gather(*(self._stop(pod, info, grace) for infos in instances.values()
-                               for info in infos if info.running))
-        await asyncio.gather(*(self.ctx.runtime.stop(s.id, 0) for s in sandboxes if s.running))
-
-    async def stop_sandbox(self, uid: str) -> None:
-        sandboxes, _ = await self.observe(uid)
-        await asyncio.gather(*(self.ctx.runtime.stop(s.id, 0) for s in sandboxes if s.running))
-
-    async def remove_pod(self, uid: str) -> None:
-        """Remove every container and sandbox of the pod and its volumes (after ``kill_pod``)."""
-        for info in await self.ctx.runtime.pod_containers(uid):
-            await self.ctx.runtime.remove(info.id)
-        await self.ctx.volumes.cleanup(uid)
-        self.ctx.backoff.forget_prefix(f"{uid}/")
-        self.ctx.images.forget_pod(uid)
-
-
-def _all_specs(pod: Obj | None) -> dict[str, Obj]:
-    spec = (pod or {}).get("spec") or {}
-    return {str(c.get("name")): c
-            for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
 
 
 def _needs_sandbox(spec: Obj, instances: dict[str, list[ContainerInfo]]) -> bool:

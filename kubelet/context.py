@@ -1,0 +1,38 @@
+"""What a pod pass needs from the rest of the kubelet, bundled for injection.
+
+Pod syncs, teardown and the status writer share these collaborators; unit
+tests build one around a fake runtime and replace ``install_reject`` (the one
+step that enters a network namespace) with a recorder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from kubelet.backoff import Backoff
+from kubelet.config import KubeletConfig
+from kubelet.env import ObjectSource
+from kubelet.images import ImageManager
+from kubelet.probes import ProbeManager
+from kubelet.runtime import DockerRuntime
+from kubelet.sandbox import install_service_reject
+from kubelet.volumes import VolumeManager
+from machinery.events import EventRecorder
+
+__all__ = ["SyncContext"]
+
+
+@dataclass
+class SyncContext:
+    config: KubeletConfig
+    runtime: DockerRuntime
+    recorder: EventRecorder
+    images: ImageManager
+    volumes: VolumeManager
+    probes: ProbeManager
+    objects: ObjectSource
+    backoff: Backoff
+    allocatable: Callable[[], Mapping[str, str]]
+    install_reject: Callable[[int, str], Awaitable[None]] = field(
+        default=install_service_reject)
