@@ -4,7 +4,8 @@ A controller here is one class with ``reconcile(key)`` (STYLE.md section 2):
 its informer handlers only enqueue ``namespace/name`` keys and its workers
 turn keys into API writes.  What is common to all of them -- waiting until
 the caches have synced before the first reconcile, running N workers over a
-rate-limited queue, shutting the queue down on exit -- lives here once.
+rate-limited queue, shutting the queue down on exit, counting and timing
+reconciles for ``/metrics`` -- lives here once.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from machinery.meta import get_controller_of
+from prometheus_client import Counter, Gauge, Histogram
+
 from machinery.informer import DeletedFinalStateUnknown, Indexer, Informer, meta_key
+from machinery.meta import get_controller_of
 from machinery.reconciler import Requeue, run_workers
 from machinery.workqueue import Clock, RateLimitingQueue
 
@@ -26,6 +30,12 @@ __all__ = ["QueueController", "object_of", "ensure_index", "CONTROLLER_UID_INDEX
 Obj = dict[str, Any]
 
 CONTROLLER_UID_INDEX = "controllerUID"
+
+RECONCILES = Counter("k8py_controller_reconcile_total", "Reconciles by controller and outcome",
+                     ["controller", "result"])
+RECONCILE_SECONDS = Histogram("k8py_controller_reconcile_duration_seconds",
+                              "Time spent in one reconcile", ["controller"])
+QUEUE_DEPTH = Gauge("k8py_workqueue_depth", "Keys waiting in a controller's queue", ["name"])
 
 
 def controller_uid_index(obj: Obj) -> list[str]:
@@ -79,7 +89,21 @@ class QueueController(abc.ABC):
         self.log.info("%s controller: waiting for caches to sync", self.name)
         while not self.has_synced():
             await asyncio.gather(*(informer.wait_for_sync(1.0) for informer in self.informers))
+        QUEUE_DEPTH.labels(self.name).set_function(lambda: len(self.queue))
         try:
-            await run_workers(self.queue, self, workers, name=self.name, logger=self.log)
+            await run_workers(self.queue, self._measured, workers, name=self.name,
+                              logger=self.log)
         finally:
             self.queue.shutdown()
+
+    async def _measured(self, key: str) -> Requeue | None:
+        started = time.monotonic()
+        try:
+            result = await self.reconcile(key)
+        except Exception:
+            RECONCILES.labels(self.name, "error").inc()
+            raise
+        finally:
+            RECONCILE_SECONDS.labels(self.name).observe(time.monotonic() - started)
+        RECONCILES.labels(self.name, "requeue" if result is not None else "success").inc()
+        return result

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 from machinery import errors
@@ -235,6 +236,10 @@ async def test_deployment_creates_a_replicaset_and_pods(
         {rs["metadata"]["name"]}
     assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     assert get_condition(d["status"]["conditions"], "Available")["status"] == "True"  # type: ignore[index]
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://127.0.0.1:{manager.health_port}/metrics")).text
+    assert 'k8py_controller_reconcile_total{controller="deployment",result="success"}' in metrics
+    assert "k8py_controller_manager_leader 1.0" in metrics
 
 
 async def test_scaling_converges(manager: ControllerManager, client: ApiClient,
