@@ -107,7 +107,10 @@ def _label(resource: Resource, name: str) -> str:
 
 def _pod_spec(obj: Obj) -> Obj:
     spec: Obj = obj["spec"]
-    return spec if obj["kind"] == "Pod" else spec["template"]["spec"]  # type: ignore[no-any-return]
+    if obj["kind"] == "Pod":
+        return spec
+    template_spec: Obj = spec["template"]["spec"]
+    return template_spec
 
 
 # -- rollout status / history / undo ---------------------------------------------------

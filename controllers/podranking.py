@@ -121,7 +121,10 @@ def rank_by_colocation(pods: Iterable[Obj], related: Iterable[Obj]) -> list[tupl
 
 def sort_for_deletion(ranked: list[tuple[Obj, int]], now: datetime | None) -> list[Obj]:
     """Most deletable first; ``now=None`` compares times linearly instead of by log buckets."""
-    ordered = sorted(ranked, key=functools.cmp_to_key(lambda a, b: _compare(a, b, now)))
+    def cmp(a: tuple[Obj, int], b: tuple[Obj, int]) -> int:
+        return _compare(a, b, now)
+
+    ordered = sorted(ranked, key=functools.cmp_to_key(cmp))
     return [pod for pod, _ in ordered]
 
 

@@ -239,7 +239,7 @@ def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
 
 def is_rolling(d: Obj) -> bool:
     strategy = (d.get("spec") or {}).get("strategy") or {}
-    return strategy.get("type", "RollingUpdate") == "RollingUpdate"
+    return bool(strategy.get("type", "RollingUpdate") == "RollingUpdate")
 
 
 def _rolling_params(d: Obj) -> tuple[int | str, int | str]:
