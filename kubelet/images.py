@@ -108,7 +108,7 @@ class ImageManager:
             self.recorder.event(pod, WARNING, "Failed", message, field_path=field_path)
             self.recorder.event(pod, WARNING, "Failed", "Error: ErrImagePull",
                                 field_path=field_path)
-            now = time.time()
+            now = self.backoff.clock()
             self.backoff.next(key, now)
             self._failed_at[key] = now
             # Come back halfway through the back-off, to show ImagePullBackOff as Kubernetes does.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -118,10 +118,12 @@ class _Worker:
 
 class ProbeManager:
     def __init__(self, runtime: DockerRuntime, recorder: EventRecorder,
-                 on_change: Callable[[str], None]) -> None:
+                 on_change: Callable[[str], None], *,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.runtime = runtime
         self.recorder = recorder
         self.on_change = on_change
+        self.sleep = sleep  # injected so tests need not wait out probe periods
         self._workers: dict[tuple[str, str], _Worker] = {}
         self._results: dict[tuple[str, str], bool] = {}
         self._kill: dict[str, str] = {}
@@ -208,12 +210,12 @@ class ProbeManager:
         delay = float(probe.get("initialDelaySeconds") or 0)
         if w.started_at:  # the initial delay counts from the container's start
             delay = max(0.0, delay - _age(w.started_at))
-        await asyncio.sleep(delay)
+        await self.sleep(delay)
         successes = failures = 0
         name = str(w.container.get("name"))
         while True:
             if w.kind != STARTUP and not self.started(w.container, w.container_id):
-                await asyncio.sleep(period)
+                await self.sleep(period)
                 continue
             ok, message = await run_handler(self.runtime, probe, w.container, w.container_id,
                                             w.pod_ip, timeout)
@@ -241,7 +243,7 @@ class ProbeManager:
                 if previous is not False:
                     self._results[key] = False
                     self.on_change(uid)
-            await asyncio.sleep(period)
+            await self.sleep(period)
 
 
 def _uid(pod: Obj) -> str:

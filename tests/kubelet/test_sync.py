@@ -1,0 +1,260 @@
+"""One pod pass against a fake Docker: order of steps, restarts, back-off, failures, teardown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubelet.backoff import Backoff
+from kubelet.config import KubeletConfig
+from kubelet.context import SyncContext
+from kubelet.images import ImageManager
+from kubelet.lifecycle import kill_pod, remove_pod
+from kubelet.probes import ProbeManager
+from kubelet.sandbox import SandboxError
+from kubelet.status import compute_status
+from kubelet.sync import PodState, PodSyncer, go_duration
+from kubelet.volumes import VolumeManager
+from tests.kubelet.fakes import FakeClock, FakeObjects, FakeRecorder, FakeRuntime
+
+Obj = dict[str, Any]
+
+
+class Harness:
+    def __init__(self, root: Path) -> None:
+        self.clock = FakeClock()
+        self.runtime = FakeRuntime(self.clock)
+        self.recorder = FakeRecorder()
+        self.objects = FakeObjects()
+        self.rejects: list[tuple[int, str]] = []
+        self.reject_error: Exception | None = None
+        self.woken: list[str] = []
+        config = KubeletConfig(node_name="node-1", root_dir=str(root), node_ip="192.0.2.1",
+                               pod_infra_image="pause:1", service_rules_timeout=0)
+        volumes = VolumeManager(self.runtime, self.objects, str(root), "192.0.2.1",  # type: ignore[arg-type]
+                                lambda: {"cpu": "2", "memory": "1Gi"})
+        self.probes = ProbeManager(self.runtime, self.recorder, self.woken.append)  # type: ignore[arg-type]
+        self.ctx = SyncContext(
+            config=config, runtime=self.runtime, recorder=self.recorder,  # type: ignore[arg-type]
+            images=ImageManager(self.runtime, self.recorder, Backoff(10, 300, self.clock)),  # type: ignore[arg-type]
+            volumes=volumes, probes=self.probes, objects=self.objects,
+            backoff=Backoff(10, 300, self.clock), allocatable=lambda: {"cpu": "2"},
+            install_reject=self.install_reject)
+        self.syncer = PodSyncer(self.ctx)
+
+    async def install_reject(self, pid: int, cidr: str) -> None:
+        if self.reject_error is not None:
+            raise self.reject_error
+        self.rejects.append((pid, cidr))
+        # The rule must be in place before any of the pod's containers runs.
+        assert all(c.kind == "sandbox" or not c.running for c in self.runtime.containers.values())
+
+    async def status(self, pod: Obj, state: PodState) -> Obj:
+        view = await self.syncer.view(pod, state)
+        ip = view.sandbox.ip if view.sandbox and view.sandbox.running else ""
+        return compute_status(view, host_ip="192.0.2.1", pod_ip=ip, now=self.clock.stamp())
+
+
+def make_pod(containers: list[Obj], **spec: Any) -> Obj:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
+            "spec": {"nodeName": "node-1", "containers": containers, **spec},
+            "status": {"phase": "Pending"}}
+
+
+def app(name: str = "app", image: str = "img:1", **extra: Any) -> Obj:
+    return {"name": name, "image": image, **extra}
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Harness:
+    return Harness(tmp_path)
+
+
+async def test_sandbox_and_reject_rule_come_before_init_then_apps(h: Harness) -> None:
+    pod = make_pod([app("a"), app("b")], initContainers=[app("i1"), app("i2")])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    [sandbox] = h.runtime.named("POD")
+    assert h.rejects == [(sandbox.pid, "10.96.0.0/12")]
+    assert [n for verb, n in h.runtime.log if verb == "start"] == [
+        sandbox.name, h.runtime.named("i1")[0].name]
+    h.runtime.exit(h.runtime.named("i1")[0].id, 0)
+    await h.syncer.sync(pod, state)
+    assert h.runtime.named("i2") and not h.runtime.named("a")
+    h.runtime.exit(h.runtime.named("i2")[0].id, 0)
+    await h.syncer.sync(pod, state)
+    assert h.runtime.named("a")[0].running and h.runtime.named("b")[0].running
+    config, host = h.runtime.configs[h.runtime.named("a")[0].id]
+    assert host["network_mode"] == f"container:{sandbox.id}"
+    assert config["labels"]["io.k8py.kind"] == "app"
+    status = await h.status(pod, state)
+    assert status["phase"] == "Running" and status["podIP"] == sandbox.ip
+    assert [s["state"]["terminated"]["reason"] for s in status["initContainerStatuses"]] == \
+        ["Completed", "Completed"]
+
+
+async def test_a_second_pass_over_a_healthy_pod_changes_nothing(h: Harness) -> None:
+    pod = make_pod([app()])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    before = dict(h.runtime.containers)
+    log_length = len(h.runtime.log)
+    await h.syncer.sync(pod, state)
+    assert h.runtime.containers == before and len(h.runtime.log) == log_length
+    assert state.retry is None
+
+
+async def test_crash_loop_backs_off_ten_seconds_doubling(h: Harness) -> None:
+    pod = make_pod([app()])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    h.runtime.exit(h.runtime.named("app")[0].id, 1)
+    await h.syncer.sync(pod, state)  # the first restart is immediate
+    assert [c.restart_count for c in h.runtime.named("app")] == [1, 0]
+    h.runtime.exit(h.runtime.named("app")[0].id, 1)
+    await h.syncer.sync(pod, state)
+    assert len(h.runtime.named("app")) == 2
+    assert state.waiting["app"][0] == "CrashLoopBackOff"
+    assert state.waiting["app"][1] == "back-off 10s restarting failed container=app pod=p_ns(uid-1)"
+    assert state.retry == pytest.approx(10)
+    status = await h.status(pod, state)
+    cs = status["containerStatuses"][0]
+    assert cs["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert cs["lastState"]["terminated"]["exitCode"] == 1 and cs["restartCount"] == 1
+    assert status["phase"] == "Running"
+    assert "BackOff" in h.recorder.reasons()
+    h.clock.advance(10)
+    await h.syncer.sync(pod, state)
+    assert h.runtime.named("app")[0].restart_count == 2 and h.runtime.named("app")[0].running
+    h.runtime.exit(h.runtime.named("app")[0].id, 1)
+    await h.syncer.sync(pod, state)
+    assert state.waiting["app"][1].startswith("back-off 20s")
+
+
+async def test_restart_policies(h: Harness) -> None:
+    for policy, code, restarts in (("Never", 1, False), ("OnFailure", 0, False),
+                                   ("OnFailure", 2, True), ("Always", 0, True)):
+        harness = Harness(h.ctx.volumes.root / policy / str(code))
+        pod = make_pod([app()], restartPolicy=policy)
+        state = PodState("uid-1")
+        await harness.syncer.sync(pod, state)
+        harness.runtime.exit(harness.runtime.named("app")[0].id, code)
+        await harness.syncer.sync(pod, state)
+        assert (len(harness.runtime.named("app")) == 2) is restarts, (policy, code)
+        phase = (await harness.status(pod, state))["phase"]
+        expected = "Running" if restarts else ("Succeeded" if code == 0 else "Failed")
+        assert phase == expected, (policy, code)
+
+
+async def test_failed_init_container_fails_a_never_pod(h: Harness) -> None:
+    pod = make_pod([app()], initContainers=[app("init")], restartPolicy="Never")
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    h.runtime.exit(h.runtime.named("init")[0].id, 3)
+    await h.syncer.sync(pod, state)
+    assert not h.runtime.named("app")
+    status = await h.status(pod, state)
+    assert status["phase"] == "Failed"
+    assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+
+
+async def test_unpullable_image_goes_from_err_image_pull_to_back_off(h: Harness) -> None:
+    pod = make_pod([app(image="absent:1")])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    assert state.waiting["app"][0] == "ErrImagePull"
+    assert state.waiting["app"][1].startswith('Failed to pull image "absent:1"')
+    assert state.retry == pytest.approx(5)  # halfway through the 10 s back-off
+    await h.syncer.sync(pod, state)
+    assert state.waiting["app"] == ("ImagePullBackOff", 'Back-off pulling image "absent:1"')
+    assert not h.runtime.named("app")
+    reasons = h.recorder.reasons()
+    assert reasons.count("Pulling") == 1 and "BackOff" in reasons and "Failed" in reasons
+
+
+async def test_never_pull_policy_without_the_image(h: Harness) -> None:
+    pod = make_pod([app(image="absent:1", imagePullPolicy="Never")])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    assert state.waiting["app"][0] == "ErrImageNeverPull"
+    assert "Pulling" not in h.recorder.reasons()
+
+
+async def test_reject_rule_failure_keeps_containers_from_starting(h: Harness) -> None:
+    h.reject_error = SandboxError("cannot install K8PY-SERVICE-REJECT: nsenter missing")
+    pod = make_pod([app()])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    assert h.runtime.containers == {}
+    [event] = [e for e in h.recorder.events if e[1] == "FailedCreatePodSandBox"]
+    assert "nsenter missing" in event[2]
+    assert state.retry is not None
+
+
+async def test_missing_config_map_is_a_config_error(h: Harness) -> None:
+    env = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}]
+    pod = make_pod([app(env=env)])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    assert state.waiting["app"] == ("CreateContainerConfigError", 'configmap "cm" not found')
+    h.objects.add("configmaps", "ns", "cm", data={"k": "v"})
+    await h.syncer.sync(pod, state)
+    config, _ = h.runtime.configs[h.runtime.named("app")[0].id]
+    assert "X=v" in config["environment"] and "app" not in state.waiting
+
+
+async def test_failed_start_shows_start_error_then_restarts(h: Harness) -> None:
+    pod = make_pod([app()])
+    h.runtime.fail_start.add("k8py_app_p_ns_uid-1_0")
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    status = await h.status(pod, state)
+    terminated = status["containerStatuses"][0]["lastState"]["terminated"]
+    assert terminated["reason"] == "StartError" and terminated["exitCode"] == 127
+    await h.syncer.sync(pod, state)
+    assert h.runtime.named("app")[0].running and h.runtime.named("app")[0].restart_count == 1
+
+
+async def test_liveness_failure_kills_and_restarts(h: Harness) -> None:
+    pod = make_pod([app()])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    first = h.runtime.named("app")[0]
+    h.probes._kill[first.id] = "Container app failed liveness probe, will be restarted"
+    await h.syncer.sync(pod, state)
+    assert not first.running and h.runtime.named("app")[0].restart_count == 1
+    assert ("Normal", "Killing", "Container app failed liveness probe, will be restarted",
+            "spec.containers{app}") in h.recorder.events
+
+
+async def test_dead_sandbox_is_replaced_and_its_containers_restarted(h: Harness) -> None:
+    pod = make_pod([app()])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    h.runtime.exit(h.runtime.named("POD")[0].id, 0)
+    await h.syncer.sync(pod, state)
+    sandboxes = h.runtime.named("POD")
+    assert len(sandboxes) == 2 and sandboxes[0].running and sandboxes[0].restart_count == 1
+    assert h.runtime.named("app")[0].running and h.runtime.named("app")[0].restart_count == 1
+    assert len(h.rejects) == 2
+
+
+async def test_kill_and_remove_take_everything_down(h: Harness, tmp_path: Path) -> None:
+    pod = make_pod([app("a"), app("b")], volumes=[{"name": "v", "emptyDir": {}}])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    assert (tmp_path / "pods" / "uid-1").is_dir()
+    await kill_pod(h.ctx, pod, "uid-1", 5)
+    assert all(not c.running for c in h.runtime.containers.values())
+    stops = [n for verb, n in h.runtime.log if verb == "stop"]
+    assert stops[-1].startswith("k8py_POD_")  # the sandbox goes last
+    assert sum(1 for e in h.recorder.events if e[1] == "Killing") == 2
+    await remove_pod(h.ctx, "uid-1")
+    assert h.runtime.containers == {} and not (tmp_path / "pods" / "uid-1").exists()
+
+
+def test_go_duration() -> None:
+    assert [go_duration(s) for s in (10, 80, 300, 3725)] == ["10s", "1m20s", "5m0s", "1h2m5s"]
