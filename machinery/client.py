@@ -15,6 +15,7 @@ hundred informers starve ordinary requests.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import ssl
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -208,7 +209,7 @@ class ApiClient:
 
     async def list_all(self, resource: ResourceRef, namespace: str | None = None, *,
                        label_selector: str | None = None, field_selector: str | None = None,
-                       page_size: int = 500) -> tuple[list[dict[str, Any]], str]:
+                       page_size: int = 500) -> tuple[builtins.list[dict[str, Any]], str]:
         """Every item across pages, plus the list's resourceVersion to watch from.
 
         Items get ``kind``/``apiVersion`` filled in (list items omit them on the
@@ -216,7 +217,7 @@ class ApiClient:
         expires mid-way, the list restarts unpaged, as client-go's pager does.
         """
         res = resolve_resource(resource)
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         token: str | None = None
         limit: int | None = page_size
         while True:
