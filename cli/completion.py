@@ -120,8 +120,8 @@ async def candidates(ctx: Context, words: list[str]) -> list[str]:
         options = []
     elif current.startswith("-"):
         options = sorted(flag for flag in parser._option_string_actions if flag.startswith("--"))
-    elif _subparsers(parser) is not None and not positionals:
-        options = [name for name in _subparsers(parser).choices if not name.startswith("__")]
+    elif (sub := _subparsers(parser)) is not None and not positionals:
+        options = [name for name in sub.choices if not name.startswith("__")]
     elif path[:1] and path[0] in _RESOURCE_VERBS and not positionals:
         options = sorted({r.plural for r in RESOURCES} | {s for r in RESOURCES for s in r.short_names}
                          | ({"all"} if path[0] == "get" else set()))

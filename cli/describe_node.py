@@ -89,10 +89,10 @@ def _pods(w: Writer, pods: list[dict[str, Any]], allocatable: dict[str, Any]) ->
     total_req = _sum([{k: str(v) for k, v in r.items()} for r in requests])
     total_lim = _sum([{k: str(v) for k, v in r.items()} for r in limits])
     for name in _RESOURCES:
-        req, lim = total_req.get(name, Quantity()), total_lim.get(name, Quantity())
+        asked, capped = total_req.get(name, Quantity()), total_lim.get(name, Quantity())
         milli = name == "cpu"
-        w.write(1, f"{name}\t{req} ({_percent(req, avail[name], milli)}%)\t"
-                   f"{lim} ({_percent(lim, avail[name], milli)}%)\n")
+        w.write(1, f"{name}\t{asked} ({_percent(asked, avail[name], milli)}%)\t"
+                   f"{capped} ({_percent(capped, avail[name], milli)}%)\n")
 
 
 async def describe_node(ctx: Context, node: dict[str, Any]) -> str:

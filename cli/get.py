@@ -206,7 +206,7 @@ async def _watch(ctx: Context, args: argparse.Namespace, output: Output,
             resource, ctx.list_namespace() if resource.namespaced else None,
             resource_version=version, label_selector=args.selector,
             field_selector=field_selector, allow_bookmarks=False,
-            accept=TABLE_ACCEPT)) as events:
+            accept=TABLE_ACCEPT)) as events:  # type: ignore[type-var]  # an async generator
         async for event in events:
             obj = event["object"]
             if obj.get("kind") != "Table":

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                           (ANNOTATE, "Update the annotations on a resource")):
         parser = subparsers.add_parser(verb.name, help=summary)
         parser.add_argument("args", nargs="*",
-                            metavar=f"TYPE NAME | TYPE/NAME KEY_1=VAL_1 ... KEY_N-")
+                            metavar="TYPE NAME | TYPE/NAME KEY_1=VAL_1 ... KEY_N-")
         parser.add_argument("--overwrite", action="store_true",
                             help=f"allow replacing the value of an existing {verb.noun}")
         parser.add_argument("-l", "--selector", help="act on the objects matching this label selector")

@@ -150,7 +150,7 @@ def run(ctx: Context, handler: Any) -> int:
         return ctx.interrupt_code
     except BrokenPipeError:
         # The reader went away (``| head``); say nothing more on a dead pipe.
-        sys.stdout = None  # type: ignore[assignment]
+        sys.stdout = None
         return 1
 
 

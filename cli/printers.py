@@ -78,21 +78,11 @@ def dump_json(obj: Any, *, indent: int = 4, sort_keys: bool = True) -> str:
 def _yaml_dumper() -> Any:
     import yaml
 
-    class Emitter(yaml.emitter.Emitter):  # type: ignore[misc]
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]
         # Go's YAML library double-quotes what PyYAML would single-quote.
         def choose_scalar_style(self) -> str:
-            style = super().choose_scalar_style()
+            style = str(super().choose_scalar_style())
             return '"' if style == "'" else style
-
-    class Dumper(Emitter, yaml.serializer.Serializer, yaml.representer.SafeRepresenter,
-                 yaml.resolver.Resolver):
-        def __init__(self, stream: Any, **kwargs: Any) -> None:
-            Emitter.__init__(self, stream, width=kwargs.get("width"),
-                             allow_unicode=kwargs.get("allow_unicode"))
-            yaml.serializer.Serializer.__init__(self)
-            yaml.representer.SafeRepresenter.__init__(
-                self, default_flow_style=False, sort_keys=True)
-            yaml.resolver.Resolver.__init__(self)
 
     def represent_str(dumper: Any, value: str) -> Any:
         style = "|" if "\n" in value else None
@@ -114,7 +104,8 @@ def dump_yaml(obj: Any) -> str:
 
     if _DUMPER is None:
         _DUMPER = _yaml_dumper()
-    return str(yaml.dump(obj, Dumper=_DUMPER, width=1 << 30, allow_unicode=True))
+    return str(yaml.dump(obj, Dumper=_DUMPER, width=1 << 30, allow_unicode=True,
+                         default_flow_style=False, sort_keys=True))
 
 
 def as_list(objects: list[dict[str, Any]]) -> dict[str, Any]:
