@@ -1,0 +1,26 @@
+"""Every name a workload module exports exists (httpx's exported-members guard)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+MODULES = [
+    "controllers.base", "controllers.manager", "controllers.__main__", "controllers.replicaset",
+    "controllers.podranking", "controllers.refmanager", "controllers.deployment",
+    "controllers.deployment.controller", "controllers.deployment.sync",
+    "controllers.deployment.rolling", "controllers.deployment.recreate",
+    "controllers.deployment.rollback", "controllers.deployment.progress",
+    "controllers.deployment.util", "machinery.events", "machinery.expectations",
+    "machinery.slowstart", "machinery.rollout", "cli.rollout", "cli.rolloutstatus",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_exported_members_exist(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert len(exported) == len(set(exported)), "duplicate names in __all__"
+    for member in exported:
+        assert hasattr(module, member), f"{name}.{member}"
