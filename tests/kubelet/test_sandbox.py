@@ -1,0 +1,70 @@
+"""Pod names, DNS configuration and the managed hosts file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kubelet.sandbox import hosts_file, pod_domain, pod_hostname, resolv_conf
+
+Obj = dict[str, Any]
+
+
+def pod(**spec: Any) -> Obj:
+    return {"metadata": {"name": "web-0", "namespace": "shop"}, "spec": spec}
+
+
+def test_hostname_and_subdomain() -> None:
+    assert pod_hostname(pod()) == "web-0"
+    assert pod_hostname(pod(hostname="db")) == "db"
+    long = {"metadata": {"name": "x" * 62 + "-yz"}, "spec": {}}
+    assert pod_hostname(long) == "x" * 62
+    assert pod_domain(pod(subdomain="web"), "cluster.local") == "web.shop.svc.cluster.local"
+    assert pod_domain(pod(), "cluster.local") == ""
+
+
+def test_cluster_first_uses_the_cluster_dns() -> None:
+    assert resolv_conf(pod(dnsPolicy="ClusterFirst"), ["10.96.0.10"], "cluster.local") == (
+        "nameserver 10.96.0.10\n"
+        "search shop.svc.cluster.local svc.cluster.local cluster.local\n"
+        "options ndots:5\n")
+
+
+def test_cluster_first_without_cluster_dns_falls_back_to_default() -> None:
+    assert resolv_conf(pod(dnsPolicy="ClusterFirst"), [], "cluster.local") is None
+    assert resolv_conf(pod(hostNetwork=True), ["10.96.0.10"], "cluster.local") is None
+
+
+def test_none_policy_takes_dns_config(tmp_path: Path) -> None:
+    config = {"nameservers": ["1.1.1.1"], "searches": ["a.example"],
+              "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}
+    assert resolv_conf(pod(dnsPolicy="None", dnsConfig=config), ["10.96.0.10"], "c.l") == (
+        "nameserver 1.1.1.1\nsearch a.example\noptions ndots:2 edns0\n")
+
+
+def test_default_policy_with_dns_config_merges_the_host_file(tmp_path: Path) -> None:
+    host = tmp_path / "resolv.conf"
+    host.write_text("# comment\nnameserver 192.0.2.53\nsearch corp.example\noptions ndots:1\n")
+    config = {"searches": ["extra.example"], "options": [{"name": "ndots", "value": "3"}]}
+    assert resolv_conf(pod(dnsPolicy="Default", dnsConfig=config), [], "c.l",
+                       host_resolv=str(host)) == (
+        "nameserver 192.0.2.53\nsearch corp.example extra.example\noptions ndots:3\n")
+
+
+def test_cluster_first_merges_dns_config() -> None:
+    config = {"nameservers": ["192.0.2.1"], "options": [{"name": "ndots", "value": "1"}]}
+    text = resolv_conf(pod(dnsConfig=config), ["10.96.0.10"], "cluster.local")
+    assert text is not None
+    assert text.splitlines()[:2] == ["nameserver 10.96.0.10", "nameserver 192.0.2.1"]
+    assert text.splitlines()[-1] == "options ndots:1"
+
+
+def test_hosts_file_names_the_pod_and_aliases() -> None:
+    text = hosts_file(pod(subdomain="web", hostAliases=[
+        {"ip": "192.0.2.9", "hostnames": ["db", "db.local"]}]), "10.0.0.5", "cluster.local")
+    lines = text.splitlines()
+    assert lines[0] == "# Kubernetes-managed hosts file."
+    assert "127.0.0.1\tlocalhost" in lines
+    assert "10.0.0.5\tweb-0.web.shop.svc.cluster.local\tweb-0" in lines
+    assert lines[-1] == "192.0.2.9\tdb\tdb.local"
+    assert "10.0.0.5\tweb-0" in hosts_file(pod(), "10.0.0.5", "cluster.local").splitlines()
