@@ -22,6 +22,7 @@ from machinery.resources import Resource
 
 __all__ = ["register", "run"]
 
+_WAIT_FOREVER = 168 * 3600.0  # kubectl's stand-in for "no timeout"
 _CASCADE = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan",
             "true": "Background", "false": "Orphan"}
 
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--wait", type=_bool, nargs="?", const=True, default=True,
                         help="wait until the objects are gone (default true)")
     parser.add_argument("--timeout", default="0",
-                        help="how long to wait for the deletion (0: a minute)")
+                        help="how long to wait for the deletion (0: until it happens, as kubectl)")
     parser.add_argument("--ignore-not-found", action="store_true",
                         help="treat objects that do not exist as deleted")
     parser.add_argument("-o", "--output", choices=("name",), help="name: print resource/name only")
@@ -170,7 +171,7 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
         else:
             ctx.print(f'{type_name(res)} "{name}" deleted{suffix}')
     if args.wait and args.dry_run == "none" and deleted:
-        timeout = parse_duration(args.timeout) or 60.0
+        timeout = parse_duration(args.timeout) or _WAIT_FOREVER
         failures += await _wait_gone(ctx, deleted, timeout)
     for failure in failures:
         ctx.warn(failure)
