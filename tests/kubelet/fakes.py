@@ -165,6 +165,17 @@ class FakeObjects:
         return self.items.get((kind, namespace, name))
 
 
+def _merge(target: Obj, patch: Obj) -> None:
+    """JSON merge patch (RFC 7386): maps merge recursively, null deletes, the rest replaces."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
 class FakeClient:
     """Records API calls; keeps objects by (resource, namespace, name)."""
 
@@ -199,11 +210,7 @@ class FakeClient:
         self.calls.append(("patch" + (f"/{kwargs['subresource']}" if kwargs.get("subresource")
                                       else ""), resource, name))
         found = await self.get(resource, name, namespace)
-        for key, value in patch.items():
-            if isinstance(value, dict) and isinstance(found.get(key), dict):
-                found[key] = {**found[key], **value}
-            else:
-                found[key] = value
+        _merge(found, patch)
         return found
 
     async def update(self, resource: str, obj: Obj, **_: Any) -> Obj:
