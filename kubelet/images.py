@@ -4,9 +4,9 @@
 image) pulls.  No registry is reachable from a k8py cluster, so a pull of an
 image that was not built locally fails, and the container then waits with
 ``ErrImagePull`` and, while the pull back-off runs, ``ImagePullBackOff`` --
-with the same events Kubernetes sends.  An ``Always`` image that exists
-locally but cannot be refreshed is used as it is (logged), since failing
-every pod that names a locally-built ``:latest`` image would help no one.
+with the same events Kubernetes sends.  As in Kubernetes, ``Always`` (the
+default for untagged and ``:latest`` images) means a pull even when the image
+is present, so locally built images want a tag or ``IfNotPresent``.
 """
 
 from __future__ import annotations
@@ -88,22 +88,15 @@ class ImageManager:
                                 field_path=field_path)
             return ImageResult(None, "ImagePullBackOff", f'Back-off pulling image "{image}"',
                                self.backoff.remaining(key, failed_at))
-        return await self._pull(pod, image, key, local, field_path)
+        return await self._pull(pod, image, key, field_path)
 
-    async def _pull(self, pod: Obj, image: str, key: str, local: dict[str, Any] | None,
-                    field_path: str) -> ImageResult:
+    async def _pull(self, pod: Obj, image: str, key: str, field_path: str) -> ImageResult:
         self.recorder.event(pod, NORMAL, "Pulling", f'Pulling image "{image}"',
                             field_path=field_path)
         started = time.monotonic()
         try:
             pulled = await self.runtime.pull(image)
         except (DockerError, OSError) as exc:
-            if local is not None:
-                log.info("could not refresh image %s (%s); using the local copy", image, exc)
-                self.recorder.event(pod, NORMAL, "Pulled",
-                                    f'Container image "{image}" already present on machine',
-                                    field_path=field_path)
-                return ImageResult(local)
             message = f'Failed to pull image "{image}": {exc}'
             self.recorder.event(pod, WARNING, "Failed", message, field_path=field_path)
             self.recorder.event(pod, WARNING, "Failed", "Error: ErrImagePull",

@@ -17,6 +17,7 @@ a ClusterIP at filter OUTPUT has no endpoint and must not leave the pod.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from typing import Any
 
@@ -77,6 +78,14 @@ def _host_resolv(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str], 
     return servers, searches, options
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _merge_options(base: list[str], extra: list[Obj]) -> list[str]:
     merged: dict[str, str | None] = {}
     for text in base:
@@ -111,9 +120,13 @@ def resolv_conf(pod: Obj, cluster_dns: list[str], cluster_domain: str,
     elif policy == "None":
         servers, searches, options = [], [], []
     else:
-        if not config:
-            return None
         servers, searches, options = _host_resolv(host_resolv)
+        if not servers or any(ipaddress.ip_address(s).is_loopback for s in servers if _is_ip(s)):
+            # No resolver, or one on the node's loopback (out of the pod's reach):
+            # Docker's embedded DNS forwards to the node's, so keep the file Docker writes.
+            if not config:
+                return None
+            servers = []
     servers = (servers + [str(s) for s in config.get("nameservers") or []])[:3]
     for search in config.get("searches") or []:
         if search not in searches:
@@ -167,10 +180,14 @@ async def create_sandbox(runtime: DockerRuntime, pod: Obj, *, image: str, attemp
     host_network = bool(spec.get("hostNetwork"))
     config: dict[str, Any] = {"image": image, "labels": labels}
     if not host_network:
-        config["hostname"] = pod_hostname(pod)
+        hostname = pod_hostname(pod)
         domain = pod_domain(pod, cluster_domain)
-        if domain:
-            config["domainname"] = domain
+        if domain and spec.get("setHostnameAsFQDN"):
+            config["hostname"] = f"{hostname}.{domain}"[:64]
+        else:
+            config["hostname"] = hostname
+            if domain:
+                config["domainname"] = domain
     host: dict[str, Any] = {
         "network_mode": "host" if host_network else runtime.network,
         "ipc_mode": "host" if spec.get("hostIPC") else "shareable",

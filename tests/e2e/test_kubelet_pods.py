@@ -11,8 +11,10 @@ import base64
 import subprocess
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.conftest import free_port
 from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -55,8 +57,10 @@ def test_two_containers_share_localhost_and_services_are_rejected(
         api: Api, kubelets: dict[str, KubeletProcess], docker_cluster: DockerCluster,
         pod_namespace: str) -> None:
     ns, node = pod_namespace, kubelets["n1"].node
+    host_port = free_port()
     api.create_pod(ns, pod("web", node, [
-        {"name": "web", "image": HELLO, "ports": [{"containerPort": 8080}]},
+        {"name": "web", "image": HELLO,
+         "ports": [{"containerPort": 8080, "hostPort": host_port, "hostIP": "127.0.0.1"}]},
         {"name": "client", "image": HELLO, "command": ["sleep", "3600"]}]))
     running = wait_for(lambda: condition(api.pod(ns, "web") or {}, "Ready") == "True" and
                        api.pod(ns, "web"), 40, what="pod web Ready")
@@ -73,6 +77,8 @@ def test_two_containers_share_localhost_and_services_are_rejected(
     # localhost is shared: the client container reaches the web container.
     out = exec_in(docker_cluster, ns, "web", "client", "python3", "-c", FETCH)
     assert "Hello from web" in out
+    # A hostPort is published on the node (here: loopback).
+    assert "Hello from web" in httpx.get(f"http://127.0.0.1:{host_port}/", timeout=5).text
     # The sandbox carries the labels and the pod's IP; the app joins its namespaces.
     [sandbox] = docker_cluster.containers(namespace=ns, pod="web", kind="sandbox")
     assert sandbox.labels["io.k8py.node"] == node

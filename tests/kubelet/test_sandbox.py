@@ -30,9 +30,21 @@ def test_cluster_first_uses_the_cluster_dns() -> None:
         "options ndots:5\n")
 
 
-def test_cluster_first_without_cluster_dns_falls_back_to_default() -> None:
-    assert resolv_conf(pod(dnsPolicy="ClusterFirst"), [], "cluster.local") is None
-    assert resolv_conf(pod(hostNetwork=True), ["10.96.0.10"], "cluster.local") is None
+def test_default_is_the_node_file_and_cluster_first_falls_back_to_it(tmp_path: Path) -> None:
+    host = tmp_path / "resolv.conf"
+    host.write_text("nameserver 192.0.2.53\nsearch corp.example\n")
+    expected = "nameserver 192.0.2.53\nsearch corp.example\n"
+    for p in (pod(dnsPolicy="Default"), pod(dnsPolicy="ClusterFirst"), pod(hostNetwork=True)):
+        cluster_dns = ["10.96.0.10"] if p["spec"].get("hostNetwork") else []
+        assert resolv_conf(p, cluster_dns, "cluster.local", host_resolv=str(host)) == expected
+
+
+def test_a_loopback_node_resolver_keeps_dockers_file(tmp_path: Path) -> None:
+    host = tmp_path / "resolv.conf"
+    host.write_text("nameserver 127.0.0.53\noptions edns0\n")
+    assert resolv_conf(pod(dnsPolicy="Default"), [], "c.l", host_resolv=str(host)) is None
+    assert resolv_conf(pod(dnsPolicy="Default"), [], "c.l",
+                       host_resolv=str(tmp_path / "missing")) is None
 
 
 def test_none_policy_takes_dns_config(tmp_path: Path) -> None:

@@ -258,3 +258,14 @@ async def test_kill_and_remove_take_everything_down(h: Harness, tmp_path: Path) 
 
 def test_go_duration() -> None:
     assert [go_duration(s) for s in (10, 80, 300, 3725)] == ["10s", "1m20s", "5m0s", "1h2m5s"]
+
+
+async def test_always_pulls_even_a_local_image(h: Harness) -> None:
+    for name, container in (("explicit", app(imagePullPolicy="Always")),
+                            ("untagged", app(image="img"))):
+        pod = make_pod([container])
+        pod["metadata"]["uid"] = name
+        state = PodState(name)
+        await h.syncer.sync(pod, state)
+        assert state.waiting["app"][0] == "ErrImagePull", name
+    assert h.recorder.reasons().count("Pulling") == 2
