@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubelet.backoff import Backoff
 from kubelet.config import KubeletConfig
@@ -36,3 +37,6 @@ class SyncContext:
     allocatable: Callable[[], Mapping[str, str]]
     install_reject: Callable[[int, str], Awaitable[None]] = field(
         default=install_service_reject)
+    # (namespace, enableServiceLinks) -> the Services whose variables a container gets
+    services: Callable[[str, bool], list[dict[str, Any]]] = field(
+        default=lambda namespace, links: [])

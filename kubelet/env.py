@@ -23,7 +23,7 @@ from machinery.client import ApiClient
 from machinery.quantity import parse_quantity
 
 __all__ = ["ConfigError", "ObjectSource", "ApiObjectSource", "expand", "field_value",
-           "resource_value", "container_env", "object_data"]
+           "resource_value", "container_env", "object_data", "service_env"]
 
 Obj = dict[str, Any]
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -174,10 +174,42 @@ async def _env_from(objects: ObjectSource, namespace: str, source: Obj) -> dict[
             for key, value in object_data(kind, obj).items() if _ENV_NAME.match(prefix + key)}
 
 
+def service_env(services: list[Obj]) -> dict[str, str]:
+    """Service discovery variables (``<NAME>_SERVICE_HOST`` and Docker-link style ones)."""
+    env: dict[str, str] = {}
+    for service in services:
+        spec = service.get("spec") or {}
+        ip = spec.get("clusterIP")
+        ports = spec.get("ports") or []
+        if not ip or ip == "None" or not ports:
+            continue
+        name = str((service.get("metadata") or {}).get("name")).upper().replace("-", "_")
+        env[f"{name}_SERVICE_HOST"] = ip
+        env[f"{name}_SERVICE_PORT"] = str(ports[0].get("port"))
+        for index, port in enumerate(ports):
+            number = str(port.get("port"))
+            protocol = str(port.get("protocol") or "TCP")
+            if port.get("name"):
+                env[f"{name}_SERVICE_PORT_{str(port['name']).upper().replace('-', '_')}"] = number
+            url = f"{protocol.lower()}://{ip}:{number}"
+            if index == 0:
+                env[f"{name}_PORT"] = url
+            prefix = f"{name}_PORT_{number}_{protocol.upper()}"
+            env.update({prefix: url, f"{prefix}_PROTO": protocol.lower(),
+                        f"{prefix}_PORT": number, f"{prefix}_ADDR": ip})
+    return env
+
+
 async def container_env(pod: Obj, container: Obj, objects: ObjectSource, *, pod_ip: str,
-                        host_ip: str, allocatable: Mapping[str, str]) -> dict[str, str]:
-    """The container's final environment, in definition order."""
+                        host_ip: str, allocatable: Mapping[str, str],
+                        services: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The container's final environment, in definition order.
+
+    Service variables can be referenced by ``$(VAR)`` and are added last, only
+    where the spec did not define the name itself, as the kubelet does.
+    """
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
+    services = services or {}
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         env.update(await _env_from(objects, namespace, source))
@@ -185,7 +217,7 @@ async def container_env(pod: Obj, container: Obj, objects: ObjectSource, *, pod_
         name = str(var.get("name"))
         source = var.get("valueFrom")
         if not source:
-            env[name] = expand(str(var.get("value") or ""), env)
+            env[name] = expand(str(var.get("value") or ""), {**services, **env})
         elif source.get("fieldRef"):
             env[name] = field_value(pod, str(source["fieldRef"].get("fieldPath")), pod_ip, host_ip)
         elif source.get("resourceFieldRef"):
@@ -197,4 +229,6 @@ async def container_env(pod: Obj, container: Obj, objects: ObjectSource, *, pod_
             value = await _key_value(objects, kind, namespace, ref)
             if value is not None:
                 env[name] = value
+    for name, value in services.items():
+        env.setdefault(name, value)
     return env

@@ -55,6 +55,7 @@ class Kubelet:
         self.broadcaster = EventBroadcaster(client)
         recorder = self.broadcaster.recorder("kubelet", config.node_name)
         self.informer = Informer(client, "pods", field_selector=f"spec.nodeName={config.node_name}")
+        self.services = Informer(client, "services")
         self.probes = ProbeManager(self.runtime, recorder, self._wake)
         objects = ApiObjectSource(client)
         self.volumes = VolumeManager(self.runtime, objects, config.root_dir, config.node_ip,
@@ -65,7 +66,7 @@ class Kubelet:
                                                                 config.backoff_max)),
             volumes=self.volumes, probes=self.probes, objects=objects,
             backoff=Backoff(config.backoff_initial, config.backoff_max),
-            allocatable=self.node.allocatable)
+            allocatable=self.node.allocatable, services=self._services_for)
         self.workers = PodWorkers(self.ctx, client, self.informer)
         self.housekeeping = Housekeeping(self.runtime, self.workers, self.informer, self.volumes)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,6 +89,17 @@ class Kubelet:
     def _on_delete(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
         self.workers.wake(str((pod.get("metadata") or {}).get("uid")))
+
+    def _services_for(self, namespace: str, links: bool) -> list[Obj]:
+        """The API server's own Service always; the namespace's when service links are on."""
+        chosen: dict[str, Obj] = {}
+        master = self.services.get("default/kubernetes")
+        if master is not None:
+            chosen["kubernetes"] = master
+        if links:
+            for service in self.services.list(namespace):
+                chosen.setdefault(str(service["metadata"]["name"]), service)
+        return list(chosen.values())
 
     def _seed_readiness(self) -> None:
         """Containers a previous kubelet saw ready stay ready until probed otherwise."""
@@ -145,8 +157,10 @@ class Kubelet:
             await self._prepare_runtime()
             await self.node.register()
             await self.informer.start()
-            while not await self.informer.wait_for_sync(30):
-                log.info("waiting for the pod informer to sync")
+            await self.services.start()
+            while not (await self.informer.wait_for_sync(30)
+                       and await self.services.wait_for_sync(30)):
+                log.info("waiting for the pod and service informers to sync")
             self._seed_readiness()
             self.informer.add_handler(on_add=self.workers.ensure,
                                       on_update=self.workers.update,
@@ -168,5 +182,6 @@ class Kubelet:
             await self.workers.stop()
             await self.probes.stop()
             await self.informer.stop()
+            await self.services.stop()
             await self.broadcaster.stop(timeout=2.0)
             self.runtime.close()

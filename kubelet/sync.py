@@ -21,7 +21,7 @@ from typing import Any
 
 from kubelet.containers import ContainerSetup, docker_args, spec_hash
 from kubelet.context import SyncContext
-from kubelet.env import ConfigError, container_env
+from kubelet.env import ConfigError, container_env, service_env
 from kubelet.images import image_ref
 from kubelet.lifecycle import all_specs, field_path, observe, stop_container
 from kubelet.probes import run_handler
@@ -269,8 +269,12 @@ class PodSyncer:
             return False
         uid = state.uid
         try:
+            spec = pod.get("spec") or {}
+            services = ctx.services(str((pod.get("metadata") or {}).get("namespace")),
+                                    spec.get("enableServiceLinks", True) is not False)
             env = await container_env(pod, container, ctx.objects, pod_ip=pod_ip,
-                                      host_ip=ctx.config.node_ip, allocatable=ctx.allocatable())
+                                      host_ip=ctx.config.node_ip, allocatable=ctx.allocatable(),
+                                      services=service_env(services))
             setup = ContainerSetup(
                 kind, restart_count, sandbox.id, env, volumes,
                 image_user=str((image.image.get("Config") or {}).get("User") or ""),

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from kubelet.env import ConfigError, container_env, expand, field_value, resource_value
+from kubelet.env import (
+    ConfigError, container_env, expand, field_value, resource_value, service_env,
+)
 from tests.kubelet.fakes import FakeObjects
 
 POD: dict[str, Any] = {
@@ -89,3 +91,37 @@ async def test_missing_key_names_the_object() -> None:
     env = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "k"}}}]
     with pytest.raises(ConfigError, match="couldn't find key k in ConfigMap shop/cfg"):
         await container_env(POD, {"env": env}, objects, pod_ip="", host_ip="", allocatable={})
+
+
+def test_service_variables() -> None:
+    services = [
+        {"metadata": {"name": "kubernetes"},
+         "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443,
+                                                       "protocol": "TCP"}]}},
+        {"metadata": {"name": "my-db"},
+         "spec": {"clusterIP": "10.96.0.9", "ports": [{"port": 5432},
+                                                      {"name": "metrics", "port": 9187,
+                                                       "protocol": "UDP"}]}},
+        {"metadata": {"name": "headless"}, "spec": {"clusterIP": "None", "ports": [{"port": 1}]}},
+    ]
+    env = service_env(services)
+    assert env["KUBERNETES_SERVICE_HOST"] == "10.96.0.1"
+    assert env["KUBERNETES_SERVICE_PORT"] == "443"
+    assert env["KUBERNETES_SERVICE_PORT_HTTPS"] == "443"
+    assert env["KUBERNETES_PORT"] == "tcp://10.96.0.1:443"
+    assert env["KUBERNETES_PORT_443_TCP_ADDR"] == "10.96.0.1"
+    assert env["MY_DB_SERVICE_PORT"] == "5432" and env["MY_DB_PORT"] == "tcp://10.96.0.9:5432"
+    assert env["MY_DB_SERVICE_PORT_METRICS"] == "9187"
+    assert env["MY_DB_PORT_9187_UDP"] == "udp://10.96.0.9:9187"
+    assert env["MY_DB_PORT_9187_UDP_PROTO"] == "udp"
+    assert not any(k.startswith("HEADLESS") for k in env)
+
+
+async def test_service_variables_can_be_referenced_but_not_override() -> None:
+    services = {"DB_SERVICE_HOST": "10.96.0.9", "DB_SERVICE_PORT": "5432"}
+    container = {"env": [{"name": "URL", "value": "pg://$(DB_SERVICE_HOST):$(DB_SERVICE_PORT)"},
+                         {"name": "DB_SERVICE_PORT", "value": "6000"}]}
+    env = await container_env(POD, container, FakeObjects(), pod_ip="", host_ip="",
+                              allocatable={}, services=services)
+    assert env["URL"] == "pg://10.96.0.9:5432"
+    assert env["DB_SERVICE_PORT"] == "6000" and env["DB_SERVICE_HOST"] == "10.96.0.9"
