@@ -63,7 +63,7 @@ class Containers:
 @pytest.fixture(scope="module")
 def containers() -> Iterator[Containers]:
     if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
-        pytest.skip("no Docker engine (run scripts/bootstrap)")
+        pytest.fail("no Docker engine (run scripts/bootstrap)")
     missing = [i for i in IMAGES if docker("image", "inspect", i, check=False).returncode != 0]
     if missing:
         pytest.fail(f"images missing, run images/build.sh all: {missing}")
@@ -103,10 +103,9 @@ def http_get(url: str, timeout: float = 15) -> tuple[int, str]:
             time.sleep(0.05)
 
 
-@pytest.mark.parametrize("image", IMAGES)
+# The Debian base may come from elsewhere (a pulled image), so it carries no hash of ours.
+@pytest.mark.parametrize("image", [i for i in IMAGES if i != "debian:bookworm-slim"])
 def test_images_carry_input_hash(containers: Containers, image: str) -> None:
-    if image == "debian:bookworm-slim":
-        pytest.skip("the base image may come from elsewhere")
     labels = inspect(image, "image")["Config"]["Labels"] or {}
     assert len(labels.get(HASH_LABEL, "")) == 64
 
