@@ -16,6 +16,7 @@ from typing import Any
 from kubelet.context import SyncContext
 from kubelet.probes import run_handler
 from kubelet.runtime import KIND_INIT, KIND_SANDBOX, ContainerInfo, DockerRuntime
+from kubelet.status import is_sidecar
 from machinery.events import NORMAL, WARNING
 
 __all__ = ["observe", "all_specs", "field_path", "stop_container", "kill_pod", "stop_sandbox",
@@ -72,11 +73,21 @@ async def stop_container(ctx: SyncContext, pod: Obj | None, info: ContainerInfo,
 
 
 async def kill_pod(ctx: SyncContext, pod: Obj | None, uid: str, grace: int) -> None:
-    """Stop every container of the pod (apps and inits together), then its sandbox."""
+    """Stop the pod's containers together, then its sidecars (last started first), then
+    its sandbox; the sidecars get what is left of the grace period."""
     sandboxes, instances = await observe(ctx.runtime, uid)
     ctx.probes.forget_pod(uid)
-    await asyncio.gather(*(stop_container(ctx, pod, info, grace) for infos in instances.values()
+    sidecars = [str(c.get("name")) for c in ((pod or {}).get("spec") or {}).get(
+        "initContainers") or [] if is_sidecar(c)]
+    started = time.monotonic()
+    await asyncio.gather(*(stop_container(ctx, pod, info, grace)
+                           for name, infos in instances.items() if name not in sidecars
                            for info in infos if info.running))
+    for name in reversed(sidecars):
+        left = max(_MIN_GRACE_AFTER_HOOK, grace - int(time.monotonic() - started))
+        for info in instances.get(name) or []:
+            if info.running:
+                await stop_container(ctx, pod, info, left)
     await asyncio.gather(*(ctx.runtime.stop(s.id, 0) for s in sandboxes if s.running))
 
 

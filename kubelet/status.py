@@ -20,7 +20,8 @@ from kubelet.runtime import ContainerInfo
 from machinery.meta import get_condition
 
 __all__ = ["PodView", "should_restart", "container_status", "compute_phase",
-           "compute_status", "status_changed", "terminated_state", "KUBELET_CONDITIONS"]
+           "compute_status", "status_changed", "terminated_state", "KUBELET_CONDITIONS",
+           "is_sidecar", "container_restart_policy"]
 
 Obj = dict[str, Any]
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady")
@@ -39,6 +40,21 @@ class PodView:
     image_ref: Callable[[str], str] = lambda image_id: image_id
     messages: dict[str, str] = field(default_factory=dict)  # container id -> termination msg
     terminal: bool = False                              # being torn down: nothing restarts
+
+
+def is_sidecar(container: Obj) -> bool:
+    """An init container with ``restartPolicy: Always`` runs beside the app containers."""
+    return container.get("restartPolicy") == "Always"
+
+
+def container_restart_policy(pod: Obj, container: Obj, kind: str) -> str:
+    """The policy one container restarts by: init containers retry failures unless Never."""
+    policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+    if kind != "init":
+        return policy
+    if is_sidecar(container):
+        return "Always"
+    return "Never" if policy == "Never" else "OnFailure"
 
 
 def should_restart(restart_policy: str, info: ContainerInfo) -> bool:
@@ -109,37 +125,54 @@ def container_status(view: PodView, spec: Obj, *, default_reason: str,
     return status
 
 
+def _last_exit(status: Obj) -> int | None:
+    term = status["lastState"].get("terminated")
+    return None if term is None else int(term["exitCode"])
+
+
+def _init_done(container: Obj, status: Obj) -> bool:
+    """A sidecar counts once it runs and has started; an init container once it succeeded."""
+    if is_sidecar(container):
+        return "running" in status["state"] and bool(status["started"])
+    return (status["state"].get("terminated") or {}).get("exitCode", 1) == 0
+
+
 def compute_phase(spec: Obj, init_statuses: list[Obj], statuses: list[Obj],
                   terminal: bool) -> str:
-    def last_exit(s: Obj) -> int | None:
-        term = s["lastState"].get("terminated")
-        return None if term is None else int(term["exitCode"])
-
     pending_init = failed_init = 0
-    for s in init_statuses:
+    running = waiting = stopped = succeeded = 0
+    for container, s in zip(spec.get("initContainers") or [], init_statuses):
         state = s["state"]
-        if "terminated" in state:
+        if is_sidecar(container):  # sidecars never decide success; they hold up a start
+            if "running" in state:
+                pending_init += not s["started"]
+                running += 1
+            elif "waiting" in state and _last_exit(s) is None:
+                pending_init += 1
+                waiting += 1
+        elif "terminated" in state:
             failed_init += state["terminated"]["exitCode"] != 0
-        elif "waiting" in state and last_exit(s) is not None:
-            failed_init += last_exit(s) != 0
+        elif "waiting" in state and _last_exit(s) is not None:
+            failed_init += _last_exit(s) != 0
         else:
             pending_init += 1
-    running = waiting = stopped = succeeded = 0
+    app_started = False
     for s in statuses:
         state = s["state"]
+        app_started = app_started or "waiting" not in state or _last_exit(s) is not None
         if "running" in state:
             running += 1
         elif "terminated" in state:
             stopped += 1
             succeeded += state["terminated"]["exitCode"] == 0
-        elif last_exit(s) is not None:
+        elif _last_exit(s) is not None:
             stopped += 1
         else:
             waiting += 1
     policy = spec.get("restartPolicy") or "Always"
     if failed_init and policy == "Never":
         return "Failed"
-    if pending_init or waiting:
+    if (pending_init and not app_started) or waiting:
         return "Pending"
     if running:
         return "Running"
@@ -170,14 +203,16 @@ def _conditions(view: PodView, phase: str, init_statuses: list[Obj],
     old = list((pod.get("status") or {}).get("conditions") or [])
     completed = phase == "Succeeded"
     sandbox_ok = view.sandbox is not None and view.sandbox.running
-    not_init = [s["name"] for s in init_statuses
-                if (s["state"].get("terminated") or {}).get("exitCode", 1) != 0]
+    init_specs = spec.get("initContainers") or []
+    not_init = [s["name"] for c, s in zip(init_specs, init_statuses) if not _init_done(c, s)]
     initialized = _condition("Initialized", not not_init or completed,
                              "PodCompleted" if completed and not_init else
                              ("" if not not_init else "ContainersNotInitialized"),
                              "" if not not_init or completed else
                              f"containers with incomplete status: [{' '.join(not_init)}]")
-    unready = [s["name"] for s in statuses if not s["ready"]]
+    unready = [s["name"] for c, s in zip(init_specs, init_statuses)
+               if is_sidecar(c) and not s["ready"]]
+    unready += [s["name"] for s in statuses if not s["ready"]]
     if completed or (phase == "Failed" and unready):
         containers_ready = _condition("ContainersReady", False, "PodCompleted" if completed
                                       else "PodFailed")
@@ -215,10 +250,9 @@ def compute_status(view: PodView, *, host_ip: str, pod_ip: str, now: str) -> Obj
     policy = str(spec.get("restartPolicy") or "Always")
     init_specs = spec.get("initContainers") or []
     init_statuses = [container_status(view, c, default_reason="PodInitializing",
-                                      restart_policy="Never" if policy == "Never" else
-                                      "OnFailure") for c in init_specs]
-    init_done = all((s["state"].get("terminated") or {}).get("exitCode", 1) == 0
-                    for s in init_statuses)
+                                      restart_policy=container_restart_policy(pod, c, "init"))
+                     for c in init_specs]
+    init_done = all(_init_done(c, s) for c, s in zip(init_specs, init_statuses))
     default = "ContainerCreating" if init_done else "PodInitializing"
     statuses = [container_status(view, c, default_reason=default, restart_policy=policy)
                 for c in spec.get("containers") or []]

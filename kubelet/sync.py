@@ -28,7 +28,7 @@ from kubelet.probes import run_handler
 from kubelet.runtime import KIND_APP, KIND_INIT, ContainerInfo, DockerError
 from kubelet.sandbox import SandboxError, create_sandbox, hosts_file, resolv_conf, \
     wait_for_service_rules
-from kubelet.status import PodView, should_restart
+from kubelet.status import PodView, container_restart_policy, is_sidecar, should_restart
 from kubelet.volumes import MountError, VolumeSource
 from machinery.events import NORMAL, WARNING
 from machinery.meta import parse_time
@@ -127,30 +127,37 @@ class PodSyncer:
             if sandbox is None:
                 return
             instances = (await observe(self.ctx.runtime, state.uid))[1]
+        if _apps_finished(spec, instances):
+            await self._stop_sidecars(pod, instances)
+            return
         pod_ip = self.ctx.config.node_ip if spec.get("hostNetwork") else sandbox.ip
         volumes = await self._volumes(pod, state)
         if volumes is None:
             return
-        files = self._pod_files(pod, pod_ip)
-        running = [(c, i[0].id, i[0].started_at) for c in spec.get("containers") or []
-                   if (i := instances.get(str(c.get("name")))) and i[0].running]
-        self.ctx.probes.update(pod, running, pod_ip)
+        step = _Pass(pod, state, sandbox.id, volumes, self._pod_files(pod, pod_ip), pod_ip)
+        long_running = [c for c in spec.get("initContainers") or [] if is_sidecar(c)]
+        long_running += spec.get("containers") or []
+        self.ctx.probes.update(pod, [(c, i[0].id, i[0].started_at) for c in long_running
+                                     if (i := instances.get(str(c.get("name"))))
+                                     and i[0].running], pod_ip)
         for container in spec.get("initContainers") or []:
-            done = await self._step(pod, state, container, KIND_INIT, sandbox, volumes, files,
-                                    instances.get(str(container.get("name"))) or [], pod_ip)
-            if not done:
+            if not await self._step(step, container, KIND_INIT,
+                                    instances.get(str(container.get("name"))) or []):
                 return
         for container in spec.get("containers") or []:
-            await self._step(pod, state, container, KIND_APP, sandbox, volumes, files,
-                             instances.get(str(container.get("name"))) or [], pod_ip)
+            await self._step(step, container, KIND_APP,
+                             instances.get(str(container.get("name"))) or [])
 
     async def _new_sandbox(self, pod: Obj, state: PodState, sandboxes: list[ContainerInfo],
                            instances: dict[str, list[ContainerInfo]]) -> ContainerInfo | None:
         ctx = self.ctx
-        grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+        grace = _grace(pod)
+        if sandboxes:
+            ctx.recorder.event(pod, NORMAL, "SandboxChanged",
+                               "Pod sandbox changed, it will be killed and re-created.")
         # Containers left in a dead sandbox's namespaces go with it, as in Kubernetes.
-        await asyncio.gather(*(stop_container(self.ctx, pod, infos[0], grace) for infos in instances.values()
-                               if infos[0].running))
+        await asyncio.gather(*(stop_container(ctx, pod, infos[0], grace)
+                               for infos in instances.values() if infos[0].running))
         attempt = sandboxes[0].restart_count + 1 if sandboxes else 0
         sandbox_id = ""
         try:
@@ -177,6 +184,13 @@ class PodSyncer:
             return None
         return info
 
+    async def _stop_sidecars(self, pod: Obj, instances: dict[str, list[ContainerInfo]]) -> None:
+        """Every app container is done for good: sidecars stop, last started first."""
+        for container in reversed((pod.get("spec") or {}).get("initContainers") or []):
+            infos = instances.get(str(container.get("name"))) or []
+            if is_sidecar(container) and infos and infos[0].running:
+                await stop_container(self.ctx, pod, infos[0], _grace(pod))
+
     async def _volumes(self, pod: Obj, state: PodState) -> dict[str, VolumeSource] | None:
         if state.volumes is not None and time.monotonic() - state.volumes_at < _VOLUME_REFRESH:
             return state.volumes
@@ -201,39 +215,40 @@ class PodSyncer:
             files["resolv"] = self.ctx.volumes.pod_file(uid, "resolv.conf", resolv)
         return files
 
-    async def _step(self, pod: Obj, state: PodState, container: Obj, kind: str,
-                    sandbox: ContainerInfo, volumes: dict[str, VolumeSource],
-                    files: dict[str, str | None], instances: list[ContainerInfo],
-                    pod_ip: str) -> bool:
-        """Advance one container; True when it needs nothing more (init: succeeded)."""
+    async def _step(self, step: _Pass, container: Obj, kind: str,
+                    instances: list[ContainerInfo]) -> bool:
+        """Advance one container; True when the pod may go past it.
+
+        That is: a regular init container succeeded, or a sidecar runs and has
+        started (app containers' answers are not used).
+        """
+        pod, state = step.pod, step.state
         name = str(container.get("name"))
-        spec = pod.get("spec") or {}
-        policy = str(spec.get("restartPolicy") or "Always")
-        if kind == KIND_INIT:
-            policy = "Never" if policy == "Never" else "OnFailure"
+        sidecar = kind == KIND_INIT and is_sidecar(container)
+        policy = container_restart_policy(pod, container, kind)
+        probes = self.ctx.probes
         latest = instances[0] if instances else None
         if latest is not None and latest.running:
-            why = self.ctx.probes.kill_reason(latest.id)
+            why = probes.kill_reason(latest.id)
             if why is None and latest.spec_hash != spec_hash(container):
                 why = f"Container {name} definition changed, will be restarted"
             if why is None:
-                return kind == KIND_APP
+                return probes.started(container, latest.id) if sidecar else kind == KIND_APP
             self.ctx.recorder.event(pod, NORMAL, "Killing", why,
                                     field_path=field_path(kind, name))
-            grace = int(spec.get("terminationGracePeriodSeconds", 30))
-            await stop_container(self.ctx, pod, latest, grace, announce=False)
-            self.ctx.probes.forget_container(latest.id)
+            await stop_container(self.ctx, pod, latest, _grace(pod), announce=False)
+            probes.forget_container(latest.id)
             latest = await self.ctx.runtime.inspect(latest.id)
             if latest is None:
                 return False
-        if latest is not None and not latest.running and not latest.exited:
-            await self.ctx.runtime.remove(latest.id)  # created but never started: start afresh
-            return await self._start(pod, state, container, kind, sandbox, volumes, files,
-                                     latest.restart_count, pod_ip) and kind == KIND_APP
-        if latest is None:
-            return await self._start(pod, state, container, kind, sandbox, volumes, files, 0,
-                                     pod_ip) and kind == KIND_APP
-        if kind == KIND_INIT and latest.exit_code == 0 and not latest.start_failed:
+        if latest is None or (not latest.running and not latest.exited):
+            if latest is not None:  # created but never started: start afresh
+                await self.ctx.runtime.remove(latest.id)
+            started = await self._start(step, container, kind,
+                                        latest.restart_count if latest else 0)
+            return started and sidecar and not container.get("startupProbe")
+        if kind == KIND_INIT and not sidecar and latest.exit_code == 0 \
+                and not latest.start_failed:
             state.waiting.pop(name, None)
             return True
         if not should_restart(policy, latest):
@@ -252,14 +267,11 @@ class PodSyncer:
             state.retry_in(backoff.remaining(key, finished))
             return False
         backoff.next(key, finished)
-        await self._start(pod, state, container, kind, sandbox, volumes, files,
-                          latest.restart_count + 1, pod_ip)
-        return False
+        started = await self._start(step, container, kind, latest.restart_count + 1)
+        return started and sidecar and not container.get("startupProbe")
 
-    async def _start(self, pod: Obj, state: PodState, container: Obj, kind: str,
-                     sandbox: ContainerInfo, volumes: dict[str, VolumeSource],
-                     files: dict[str, str | None], restart_count: int, pod_ip: str) -> bool:
-        ctx = self.ctx
+    async def _start(self, step: _Pass, container: Obj, kind: str, restart_count: int) -> bool:
+        ctx, pod, state = self.ctx, step.pod, step.state
         name = str(container.get("name"))
         where = field_path(kind, name)
         image = await ctx.images.ensure(pod, container, where)
@@ -267,19 +279,18 @@ class PodSyncer:
             state.waiting[name] = (image.reason, image.message)
             state.retry_in(image.retry_after or 5)
             return False
-        uid = state.uid
         try:
             spec = pod.get("spec") or {}
             services = ctx.services(str((pod.get("metadata") or {}).get("namespace")),
                                     spec.get("enableServiceLinks", True) is not False)
-            env = await container_env(pod, container, ctx.objects, pod_ip=pod_ip,
+            env = await container_env(pod, container, ctx.objects, pod_ip=step.pod_ip,
                                       host_ip=ctx.config.node_ip, allocatable=ctx.allocatable(),
                                       services=service_env(services))
             setup = ContainerSetup(
-                kind, restart_count, sandbox.id, env, volumes,
+                kind, restart_count, step.sandbox_id, env, step.volumes,
                 image_user=str((image.image.get("Config") or {}).get("User") or ""),
-                hosts_file=files["hosts"], resolv_file=files["resolv"],
-                termination_log=ctx.volumes.termination_log(uid, name, restart_count))
+                hosts_file=step.files["hosts"], resolv_file=step.files["resolv"],
+                termination_log=ctx.volumes.termination_log(state.uid, name, restart_count))
             config, host, docker_name = docker_args(pod, container, setup, ctx.runtime.labels())
         except (ConfigError, ValueError) as exc:
             ctx.recorder.event(pod, WARNING, "Failed", f"Error: {exc}", field_path=where)
@@ -306,28 +317,52 @@ class PodSyncer:
             return False
         ctx.recorder.event(pod, NORMAL, "Started", f"Started container {name}",
                            field_path=where)
+        return await self._post_start(step, container, container_id, where)
+
+    async def _post_start(self, step: _Pass, container: Obj, container_id: str,
+                          where: str) -> bool:
+        """Run the postStart hook; a failing hook kills the container, as in Kubernetes."""
         hook = (container.get("lifecycle") or {}).get("postStart")
-        if hook:
-            ok, message = await run_handler(ctx.runtime, hook, container, container_id, pod_ip,
-                                            timeout=30)
-            if not ok:
-                ctx.recorder.event(pod, WARNING, "FailedPostStartHook", message,
-                                   field_path=where)
-                grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
-                info = await ctx.runtime.inspect(container_id)
-                if info is not None:
-                    await stop_container(self.ctx, pod, info, grace, announce=False)
-                return False
-        return True
+        if not hook:
+            return True
+        ok, message = await run_handler(self.ctx.runtime, hook, container, container_id,
+                                        step.pod_ip, timeout=30)
+        if ok:
+            return True
+        self.ctx.recorder.event(step.pod, WARNING, "FailedPostStartHook", message,
+                                field_path=where)
+        info = await self.ctx.runtime.inspect(container_id)
+        if info is not None:
+            await stop_container(self.ctx, step.pod, info, _grace(step.pod), announce=False)
+        return False
+
+
+@dataclass
+class _Pass:
+    """What every step of one pass over a pod shares."""
+
+    pod: Obj
+    state: PodState
+    sandbox_id: str
+    volumes: dict[str, VolumeSource]
+    files: dict[str, str | None]
+    pod_ip: str
+
+
+def _grace(pod: Obj) -> int:
+    return int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+
+
+def _apps_finished(spec: Obj, instances: dict[str, list[ContainerInfo]]) -> bool:
+    """Every app container ran and stopped for good (its restart policy says so)."""
+    policy = str(spec.get("restartPolicy") or "Always")
+    for container in spec.get("containers") or []:
+        infos = instances.get(str(container.get("name"))) or []
+        if not infos or not infos[0].exited or should_restart(policy, infos[0]):
+            return False
+    return True
 
 
 def _needs_sandbox(spec: Obj, instances: dict[str, list[ContainerInfo]]) -> bool:
     """Whether a (new) sandbox is needed: something has yet to run, or must run again."""
-    if not any(instances.values()):
-        return True
-    policy = str(spec.get("restartPolicy") or "Always")
-    for container in spec.get("containers") or []:
-        infos = instances.get(str(container.get("name"))) or []
-        if not infos or infos[0].running or should_restart(policy, infos[0]):
-            return True
-    return False
+    return not any(instances.values()) or not _apps_finished(spec, instances)

@@ -269,3 +269,51 @@ async def test_always_pulls_even_a_local_image(h: Harness) -> None:
         await h.syncer.sync(pod, state)
         assert state.waiting["app"][0] == "ErrImagePull", name
     assert h.recorder.reasons().count("Pulling") == 2
+
+
+async def test_sidecars_run_beside_the_app_and_stop_when_it_is_done(h: Harness) -> None:
+    sidecar = app("proxy", restartPolicy="Always")
+    pod = make_pod([app("main")], initContainers=[sidecar, app("setup")], restartPolicy="Never")
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    # A sidecar without a startup probe counts as started at once: the next init follows.
+    assert h.runtime.named("proxy")[0].running and h.runtime.named("setup")[0].running
+    assert not h.runtime.named("main")
+    h.runtime.exit(h.runtime.named("setup")[0].id, 0)
+    await h.syncer.sync(pod, state)
+    assert h.runtime.named("main")[0].running
+    status = await h.status(pod, state)
+    assert status["phase"] == "Running"
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["Initialized"] == "True" and conditions["ContainersReady"] == "True"
+    proxy = status["initContainerStatuses"][0]
+    assert "running" in proxy["state"] and proxy["ready"] and proxy["started"]
+    # A sidecar always restarts, even in a Never pod.
+    h.runtime.exit(h.runtime.named("proxy")[0].id, 1)
+    await h.syncer.sync(pod, state)
+    assert h.runtime.named("proxy")[0].running and h.runtime.named("proxy")[0].restart_count == 1
+    # Once the app is done for good, the sidecar is stopped and the pod completes.
+    h.runtime.exit(h.runtime.named("main")[0].id, 0)
+    await h.syncer.sync(pod, state)
+    assert not h.runtime.named("proxy")[0].running
+    await h.syncer.sync(pod, state)
+    assert len(h.runtime.named("proxy")) == 2  # not restarted again
+    assert (await h.status(pod, state))["phase"] == "Succeeded"
+
+
+async def test_a_sidecar_with_a_startup_probe_holds_the_next_init_container(h: Harness) -> None:
+    sidecar = app("proxy", restartPolicy="Always",
+                  startupProbe={"exec": {"command": ["ready"]}, "periodSeconds": 1})
+    pod = make_pod([app("main")], initContainers=[sidecar])
+    h.runtime.exec_results[("ready",)] = (1, "not yet")
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    await h.syncer.sync(pod, state)
+    assert not h.runtime.named("main")
+    status = await h.status(pod, state)
+    assert status["phase"] == "Pending"
+    assert status["initContainerStatuses"][0]["started"] is False
+    h.probes._results[(h.runtime.named("proxy")[0].id, "startup")] = True
+    await h.syncer.sync(pod, state)
+    assert h.runtime.named("main")[0].running
+    await h.probes.stop()
