@@ -6,10 +6,12 @@ the next kubelet on this node adopts them.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from kubelet.config import build_parser, from_args
 from kubelet.kubelet import Kubelet
+from kubelet.server import KubeletServer
 from machinery.client import ApiClient
 from machinery.component import Health, run, serve_health, setup_logging
 
@@ -29,13 +31,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             client = ApiClient(str(config.api_server), user_agent=f"kubelet/{config.version}")
         kubelet = Kubelet(config, client)
+        # Logs, exec, attach and port-forward, reached through the API server.
+        streaming = KubeletServer(kubelet.runtime, lambda ns, name: kubelet.informer.get(f"{ns}/{name}"),
+                                  config.docker_host, host=config.node_ip, port=config.port)
+        streaming.bind()
         health = Health()
         kubelet.add_checks(health)
         server = await serve_health(health, config.health_address, config.health_port)
         logger.info("health and metrics on %s:%d", config.health_address,
                     server.sockets[0].getsockname()[1])
         try:
-            await kubelet.run()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(kubelet.run())
+                group.create_task(streaming.serve())
         finally:
             server.close()
             await client.aclose()
