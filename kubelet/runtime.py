@@ -49,7 +49,7 @@ KIND_SANDBOX = "sandbox"
 KIND_INIT = "init"
 KIND_APP = "app"
 
-_ZERO_TIME = "0001-01-01T00:00:00Z"
+API_VERSION = "1.41"
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,10 @@ class DockerRuntime:
         self.node = node
         self.network = network
         # Kept public: the streaming server (logs, exec, attach) drives it directly.
-        self.client = client or docker.DockerClient(base_url=base_url, timeout=timeout,
+        # A fixed API version (Docker 20.10's; newer engines accept it) keeps the SDK from
+        # probing the engine here, so a kubelet started before Docker waits for it instead.
+        self.client = client or docker.DockerClient(base_url=base_url, version=API_VERSION,
+                                                    timeout=timeout,
                                                     max_pool_size=2 * workers + 4)
         self.api = self.client.api
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="docker")

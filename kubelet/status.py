@@ -134,7 +134,7 @@ def _init_done(container: Obj, status: Obj) -> bool:
     """A sidecar counts once it runs and has started; an init container once it succeeded."""
     if is_sidecar(container):
         return "running" in status["state"] and bool(status["started"])
-    return (status["state"].get("terminated") or {}).get("exitCode", 1) == 0
+    return bool((status["state"].get("terminated") or {}).get("exitCode", 1) == 0)
 
 
 def compute_phase(spec: Obj, init_statuses: list[Obj], statuses: list[Obj],
