@@ -67,13 +67,14 @@ class StatusController:
         self.desired = [load_balancer_entry(address)]
         self.queue: RateLimitingQueue[str] = RateLimitingQueue()
         ingresses.add_handler(self._enqueue, lambda _old, new: self._enqueue(new), self._enqueue)
-        classes.add_handler(self._enqueue_all, lambda _old, _new: self._enqueue_all(None),
-                            self._enqueue_all)
+        classes.add_handler(self.enqueue_all, lambda _old, _new: self.enqueue_all(None),
+                            self.enqueue_all)
 
     def _enqueue(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         self.queue.add(obj.key if isinstance(obj, DeletedFinalStateUnknown) else meta_key(obj))
 
-    def _enqueue_all(self, _obj: object) -> None:
+    def enqueue_all(self, _obj: object = None) -> None:
+        """Queue every Ingress: a class change (or a resync) may change which are ours."""
         for ingress in self.ingresses.list():
             self.queue.add(meta_key(ingress))
 
