@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -27,7 +28,8 @@ from kubelet.sync import PodState, PodSyncer
 from machinery import errors
 from machinery.client import ApiClient
 from machinery.informer import Informer
-from machinery.meta import deepcopy_json, now_rfc3339
+from machinery.events import WARNING
+from machinery.meta import deepcopy_json, now_rfc3339, parse_time
 
 __all__ = ["PodWorkers"]
 
@@ -167,12 +169,34 @@ class PodWorkers:
             self.ctx.probes.forget_pod(worker.uid)
             await stop_sandbox(self.ctx, worker.uid)
             return
+        if await self._past_deadline(worker, pod, known):
+            return
         await syncer.sync(pod, state)
         status = await self._status(pod, state, terminal=False)
         if status["phase"] in ("Succeeded", "Failed"):
             self.ctx.probes.forget_pod(worker.uid)
             await stop_sandbox(self.ctx, worker.uid)
         await self._write_status(pod, state, status)
+
+    async def _past_deadline(self, worker: _Worker, pod: Obj, known: Obj) -> bool:
+        """Enforce spec.activeDeadlineSeconds: past it, the pod fails with DeadlineExceeded."""
+        deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+        started = (known.get("status") or {}).get("startTime")
+        if deadline is None:
+            return False
+        left = float(deadline) - (
+            (datetime.now(timezone.utc) - parse_time(started)).total_seconds() if started else 0)
+        if left > 0:
+            worker.state.retry_in(left)
+            return False
+        message = "Pod was active on the node longer than the specified deadline"
+        self.ctx.recorder.event(pod, WARNING, "DeadlineExceeded", message)
+        grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+        await kill_pod(self.ctx, pod, worker.uid, grace)
+        status = await self._status(pod, worker.state, terminal=True)
+        status.update(phase="Failed", reason="DeadlineExceeded", message=message)
+        await self._write_status(pod, worker.state, status)
+        return True
 
     async def _status(self, pod: Obj, state: PodState, *, terminal: bool) -> Obj:
         view = await self.syncer.view(_with_last_status(pod, state.last_status), state,

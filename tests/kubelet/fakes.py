@@ -182,6 +182,7 @@ class FakeClient:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str | None, str], Obj] = {}
         self.calls: list[tuple[str, str, str]] = []
+        self.deletes: list[tuple[str, str, dict[str, Any]]] = []
         self._rv = itertools.count(1)
 
     def _key(self, resource: str, name: str, namespace: str | None) -> tuple[str, str | None, str]:
@@ -212,6 +213,14 @@ class FakeClient:
         found = await self.get(resource, name, namespace)
         _merge(found, patch)
         return found
+
+    async def delete(self, resource: str, name: str, namespace: str | None = None,
+                     **options: Any) -> Obj:
+        self.calls.append(("delete", resource, name))
+        self.deletes.append((resource, name, options))
+        if self.objects.pop(self._key(resource, name, namespace), None) is None:
+            raise errors.NotFound(f'{resource} "{name}" not found')
+        return {"kind": "Status", "status": "Success"}
 
     async def update(self, resource: str, obj: Obj, **_: Any) -> Obj:
         meta = obj["metadata"]
