@@ -209,6 +209,8 @@ class DockerStreamProcess:
         return await _next(self._stdout)
 
     async def read_stderr(self) -> bytes:
+        if self._tty:
+            return b""  # a terminal merges stderr into its one output
         return await _next(self._stderr)
 
     async def resize(self, width: int, height: int) -> None:
