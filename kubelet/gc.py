@@ -11,6 +11,8 @@ pod would look orphaned).  Three kinds of leftovers:
   with), plus the newest dead one before it for ``kubectl logs --previous``;
   older sandboxes go too;
 * pod folders under the root dir with neither a pod nor containers.
+
+It also forgets back-off entries that have been quiet long enough to reset.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import logging
 from typing import Any
 
+from kubelet.backoff import Backoff
 from kubelet.pods import PodWorkers
 from kubelet.runtime import LABEL_CONTAINER, LABEL_KIND, LABEL_POD_UID, DockerRuntime
 from kubelet.volumes import VolumeManager
@@ -54,11 +57,13 @@ def dead_to_remove(rows: list[Obj]) -> list[str]:
 
 class Housekeeping:
     def __init__(self, runtime: DockerRuntime, workers: PodWorkers, informer: Informer,
-                 volumes: VolumeManager, period: float = 2.0) -> None:
+                 volumes: VolumeManager, backoffs: list[Backoff] | None = None,
+                 period: float = 2.0) -> None:
         self.runtime = runtime
         self.workers = workers
         self.informer = informer
         self.volumes = volumes
+        self.backoffs = backoffs or []
         self.period = period
 
     async def run_once(self) -> None:
@@ -75,6 +80,8 @@ class Housekeeping:
         for uid in set(self.volumes.known_pod_dirs()) - known - busy - in_docker:
             log.info("removing the folder of pod uid %s", uid)
             await self.volumes.cleanup(uid)
+        for backoff in self.backoffs:
+            backoff.gc()
 
     async def run(self) -> None:
         while True:

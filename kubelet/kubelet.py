@@ -68,7 +68,8 @@ class Kubelet:
             backoff=Backoff(config.backoff_initial, config.backoff_max),
             allocatable=self.node.allocatable, services=self._services_for)
         self.workers = PodWorkers(self.ctx, client, self.informer)
-        self.housekeeping = Housekeeping(self.runtime, self.workers, self.informer, self.volumes)
+        self.housekeeping = Housekeeping(self.runtime, self.workers, self.informer, self.volumes,
+                                         [self.ctx.backoff, self.ctx.images.backoff])
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: Any = None
         self._stopping = threading.Event()
