@@ -1,7 +1,8 @@
 """Request decoding and response encoding as kube-apiserver does them.
 
-Bodies are JSON or YAML up to a size limit; PATCH content types pick the
-patch engine; ``Accept: ...;as=Table`` asks for a Table; every failure is a
+Bodies are JSON, YAML or Kubernetes protobuf (which kubectl's typed clients
+send; see :mod:`apiserver.protobuf`) up to a size limit; PATCH content types
+pick the patch engine; ``Accept: ...;as=Table`` asks for a Table; every failure is a
 ``Status`` whose HTTP code equals its ``code``.
 """
 
@@ -18,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from machinery import errors
+
+from . import protobuf
 
 __all__ = [
     "MAX_BODY",
@@ -66,12 +69,15 @@ async def read_body(request: Request, *, patch: bool = False) -> Any:
             raise errors.UnsupportedMediaType(
                 f"the body of the request was in an unknown format - accepted media types include: "
                 f"{', '.join(_PATCH_TYPES)}")
-    elif media not in ("application/json", "application/yaml", "application/x-yaml", "text/yaml", "*/*", ""):
+    elif media not in ("application/json", "application/yaml", "application/x-yaml", "text/yaml", "*/*", "",
+                       protobuf.CONTENT_TYPE):
         raise errors.UnsupportedMediaType(
             f"the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml")
+            f"application/json, application/yaml, {protobuf.CONTENT_TYPE}")
     if not raw.strip():
         raise errors.BadRequest("the body of the request was empty")
+    if media == protobuf.CONTENT_TYPE:
+        return _decode_protobuf(raw)
     if media in ("application/json", "application/json-patch+json", "application/merge-patch+json",
                  "application/strategic-merge-patch+json", "application/apply-patch+json"):
         try:
@@ -90,6 +96,15 @@ async def read_body(request: Request, *, patch: bool = False) -> Any:
         return orjson.loads(orjson.dumps(docs[0], default=str))
     except TypeError as exc:
         raise errors.BadRequest(f"error decoding YAML: {exc}") from None
+
+
+def _decode_protobuf(raw: bytes) -> dict[str, Any]:
+    try:
+        return protobuf.decode_object(raw)
+    except protobuf.UnsupportedProtobuf as exc:
+        raise errors.UnsupportedMediaType(str(exc)) from None
+    except protobuf.ProtobufError as exc:
+        raise errors.BadRequest(f"error decoding protobuf: {exc}") from None
 
 
 def patch_type(request: Request) -> str:
