@@ -26,7 +26,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from dnslib import (
+from dnslib import (  # type: ignore[import-untyped]
     CLASS, CNAME, DNSError, DNSHeader, DNSQuestion, DNSRecord, EDNS0, NS, OPCODE, PTR, QTYPE,
     RCODE, RR, SOA, SRV, TXT, A,
 )

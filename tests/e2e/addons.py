@@ -1,0 +1,102 @@
+"""Cluster add-ons for the e2e tests: cluster DNS and the ingress controller as processes.
+
+``AddonCluster`` is ``tests/e2e/cluster.py``'s ``ServiceCluster`` (controllers,
+scheduler, two kubelet + kube-proxy nodes) plus ``python -m dns`` bound to the
+session bridge's gateway on port 53 -- published as kube-system/kube-dns on
+10.96.0.10, which the kubelets hand their pods as ``--cluster-dns`` -- and
+``python -m ingress`` on a free loopback port.  The DNS server's only
+upstream is a fake resolver on 127.0.0.1 run by the test process, so no
+query a pod makes can ever reach the host's own resolver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+from tests.conftest import free_port
+from tests.dns.dnsclient import FakeUpstream
+from tests.e2e.cluster import Component, ServiceCluster
+from tests.e2e.conftest import DockerCluster
+
+__all__ = ["AddonCluster", "UpstreamThread", "DNS_SERVICE_IP", "UPSTREAM_ANSWER"]
+
+DNS_SERVICE_IP = "10.96.0.10"
+UPSTREAM_ANSWER = "192.0.2.1"  # what the fake upstream answers; never contacted
+
+
+class UpstreamThread:
+    """A ``FakeUpstream`` on 127.0.0.1, served from an event loop on a thread of its own."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-upstream",
+                                       daemon=True)
+        self.fake = FakeUpstream(address=UPSTREAM_ANSWER)
+
+    def start(self) -> int:
+        self.thread.start()
+        started: Future[FakeUpstream] = asyncio.run_coroutine_threadsafe(
+            self.fake.start(), self.loop)
+        return started.result(10).port
+
+    def asked(self) -> list[tuple[str, str, str]]:
+        return list(self.fake.asked)
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.fake.close)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+
+
+def bridge_gateway(cluster: DockerCluster) -> str:
+    """The host's address on the session's cluster network (where pods reach the host)."""
+    network = cluster.client.networks.get(cluster.network)
+    for pool in (network.attrs.get("IPAM") or {}).get("Config") or []:
+        if pool.get("Gateway"):
+            return str(pool["Gateway"])
+    return str(ipaddress.ip_network(cluster.subnet).network_address + 1)
+
+
+class AddonCluster(ServiceCluster):
+    """A ServiceCluster whose pods resolve through cluster DNS, with an ingress controller."""
+
+    def __init__(self, api_url: str, docker_cluster: DockerCluster, log_dir: Path) -> None:
+        super().__init__(api_url, docker_cluster, log_dir)
+        for node in self.nodes:
+            node.kubelet.extra += ["--cluster-dns", DNS_SERVICE_IP]
+        self.log_dir = log_dir
+        self.upstream = UpstreamThread()
+        self.ingress_port = free_port()
+        self.ingress = Component("ingress", "ingress", [
+            "--master", api_url, "--bind-address", "127.0.0.1",
+            "--port", str(self.ingress_port)], log_dir)
+        self.dns: Component | None = None
+        self.gateway = ""
+
+    def start(self) -> None:
+        super().start()  # the kubelets create the bridge the DNS server binds to
+        self.gateway = bridge_gateway(self.docker)
+        upstream_port = self.upstream.start()
+        self.dns = Component("dns", "dns", [
+            "--master", self.api_url, "--bind-address", self.gateway, "--port", "53",
+            "--service-ip", DNS_SERVICE_IP, "--upstream", f"127.0.0.1:{upstream_port}",
+            "--publish-interval", "2"], self.log_dir)
+        self.dns.start()
+        self.ingress.start()
+
+    def stop(self) -> None:
+        self.ingress.stop()
+        if self.dns is not None:
+            self.dns.stop()
+        self.upstream.stop()
+        super().stop()
+
+    def logs(self) -> str:
+        extra = [c for c in (self.dns, self.ingress) if c is not None]
+        return super().logs() + "\n" + "\n".join(
+            f"==== {c.name}\n{c.logs()[-4000:]}" for c in extra)
