@@ -181,8 +181,6 @@ async def _watch(ctx: Context, args: argparse.Namespace, output: Output,
     if len(targets) != 1 or len(targets[0].names) > 1:
         raise CliError("watch is only supported on individual resources and resource "
                        "collections, but more than one resource was requested")
-    if not output.is_table:
-        raise CliError("k8py get --watch prints tables; other output formats are not supported")
     ctx.interrupt_code = 0
     target = targets[0]
     resource = target.resource
@@ -190,6 +188,8 @@ async def _watch(ctx: Context, args: argparse.Namespace, output: Output,
     if target.names:
         field_selector = ",".join(filter(None, [f"metadata.name={target.names[0]}", field_selector]))
     args.field_selector = field_selector
+    if not output.is_table:
+        return await _watch_objects(ctx, args, output, resource)
     options = _options(ctx, args, output, targets)
     writer = TableWriter(ctx.stdout)
     table = await _list_table(ctx, resource, args)
@@ -216,4 +216,36 @@ async def _watch(ctx: Context, args: argparse.Namespace, output: Output,
             show = not header_shown and not args.no_headers
             writer.write(headers if show else None, rows)
             header_shown = True
+    return 0
+
+
+async def _watch_objects(ctx: Context, args: argparse.Namespace, output: Output,
+                         resource: Resource) -> int:
+    """``-w -o yaml|json|name|jsonpath``: each object as it is listed, then as it changes."""
+    namespace = ctx.list_namespace() if resource.namespaced else None
+    items, version = await ctx.client.list_all(resource, namespace, label_selector=args.selector,
+                                               field_selector=args.field_selector)
+    printed = 0
+
+    def show(obj: dict[str, Any]) -> None:
+        nonlocal printed
+        obj.setdefault("apiVersion", resource.api_version)
+        obj.setdefault("kind", resource.kind)
+        if not args.show_managed_fields:
+            (obj.get("metadata") or {}).pop("managedFields", None)
+        separator = "---\n" if output.kind == "yaml" and printed else ""
+        ctx.stdout.write(separator + render_objects([(resource, obj)], output, single=True))
+        ctx.stdout.flush()
+        printed += 1
+
+    if not args.watch_only:
+        for item in items:
+            show(item)
+    async with aclosing(ctx.client.watch(
+            resource, namespace, resource_version=version, label_selector=args.selector,
+            field_selector=args.field_selector,
+            allow_bookmarks=False)) as events:  # type: ignore[type-var]  # an async generator
+        async for event in events:
+            if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                show(event["object"])
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 
@@ -197,3 +198,15 @@ def test_other_modules_can_extend_a_verb_group() -> None:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "==SUPPRESS==" or a.choices)
     assert "namespace" in subcommands(subparsers, "create").choices
+
+
+async def test_watch_prints_objects_as_they_change(k8py, server: FakeApiServer) -> None:
+    await k8py("create", "cm", "a", "--from-literal=x=1")
+    task = asyncio.create_task(k8py("get", "cm", "-w", "-o", "name"))
+    await server.wait_for_watchers(1)
+    await k8py("create", "cm", "b", "--from-literal=x=1")
+    await k8py("delete", "cm", "a", "--wait=false")
+    await asyncio.sleep(0.05)
+    server.end_watches()
+    result = await asyncio.wait_for(task, 5)
+    assert (result.code, result.out) == (0, "configmap/a\nconfigmap/b\nconfigmap/a\n")
