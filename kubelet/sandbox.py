@@ -116,6 +116,8 @@ def resolv_conf(pod: Obj, cluster_dns: list[str], cluster_domain: str,
     if policy == "ClusterFirst":
         servers = list(cluster_dns)
         searches = [f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain]
+        # The node's own search domains follow the cluster's, as the kubelet appends them.
+        searches += [s for s in _host_resolv(host_resolv)[1] if s not in searches]
         options = ["ndots:5"]
     elif policy == "None":
         servers, searches, options = [], [], []

@@ -23,11 +23,23 @@ def test_hostname_and_subdomain() -> None:
     assert pod_domain(pod(), "cluster.local") == ""
 
 
-def test_cluster_first_uses_the_cluster_dns() -> None:
-    assert resolv_conf(pod(dnsPolicy="ClusterFirst"), ["10.96.0.10"], "cluster.local") == (
+def test_cluster_first_uses_the_cluster_dns(tmp_path: Path) -> None:
+    no_host_file = str(tmp_path / "missing")
+    assert resolv_conf(pod(dnsPolicy="ClusterFirst"), ["10.96.0.10"], "cluster.local",
+                       host_resolv=no_host_file) == (
         "nameserver 10.96.0.10\n"
         "search shop.svc.cluster.local svc.cluster.local cluster.local\n"
         "options ndots:5\n")
+
+
+def test_cluster_first_appends_the_node_search_domains(tmp_path: Path) -> None:
+    host = tmp_path / "resolv.conf"
+    host.write_text("nameserver 192.0.2.53\nsearch corp.example cluster.local\n"
+                    "options ndots:1\n")
+    text = resolv_conf(pod(), ["10.96.0.10"], "cluster.local", host_resolv=str(host))
+    assert text == ("nameserver 10.96.0.10\n"
+                    "search shop.svc.cluster.local svc.cluster.local cluster.local corp.example\n"
+                    "options ndots:5\n")
 
 
 def test_default_is_the_node_file_and_cluster_first_falls_back_to_it(tmp_path: Path) -> None:
