@@ -23,7 +23,9 @@ from typing import Any
 
 from kubelet.backoff import Backoff
 from kubelet.pods import PodWorkers
-from kubelet.runtime import LABEL_CONTAINER, LABEL_KIND, LABEL_POD_UID, DockerRuntime
+from kubelet.runtime import (
+    LABEL_CONTAINER, LABEL_KIND, LABEL_POD_UID, LABEL_RESTART_COUNT, DockerRuntime,
+)
 from kubelet.volumes import VolumeManager
 from machinery.informer import Informer
 
@@ -31,6 +33,12 @@ __all__ = ["Housekeeping", "dead_to_remove"]
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
+
+
+def _age_key(row: Obj) -> tuple[int, int]:
+    """Newest last: by restart count (exact), then creation second."""
+    count = str((row.get("Labels") or {}).get(LABEL_RESTART_COUNT, "0"))
+    return int(count) if count.isdigit() else 0, int(row.get("Created") or 0)
 
 
 def dead_to_remove(rows: list[Obj]) -> list[str]:
@@ -43,7 +51,7 @@ def dead_to_remove(rows: list[Obj]) -> list[str]:
         groups.setdefault(key, []).append(row)
     doomed: list[str] = []
     for (_, kind, _), members in groups.items():
-        members.sort(key=lambda r: int(r.get("Created") or 0), reverse=True)
+        members.sort(key=_age_key, reverse=True)
         kept_previous = kind == "sandbox"  # sandboxes keep no history
         for row in members[1:]:
             if row.get("State") in ("running", "restarting", "paused", "removing"):

@@ -105,6 +105,13 @@ class ContainerInfo:
             return 0
 
     @property
+    def created_at(self) -> float:
+        try:
+            return parse_time(self.created).timestamp()
+        except ValueError:
+            return 0.0
+
+    @property
     def spec_hash(self) -> str:
         return self.labels.get(LABEL_HASH, "")
 
@@ -232,7 +239,8 @@ class DockerRuntime:
         """Every container of one pod, sandboxes included, newest first."""
         ids = await self.list_ids(**{LABEL_POD_UID: pod_uid})
         infos = [info for info in await asyncio.gather(*(self.inspect(i) for i in ids)) if info]
-        infos.sort(key=lambda c: c.created, reverse=True)
+        # The restart count orders instances of one container even within one second.
+        infos.sort(key=lambda c: (c.restart_count, c.created_at), reverse=True)
         return infos
 
     async def find_container(self, namespace: str, pod: str, container: str) -> str | None:

@@ -56,7 +56,7 @@ class FakeRuntime:
 
     async def pod_containers(self, uid: str) -> list[ContainerInfo]:
         found = [c for c in self.containers.values() if c.labels.get(LABEL_POD_UID) == uid]
-        return sorted(found, key=lambda c: c.created, reverse=True)
+        return sorted(found, key=lambda c: (c.restart_count, c.created), reverse=True)
 
     async def inspect(self, container_id: str) -> ContainerInfo | None:
         return self.containers.get(container_id)

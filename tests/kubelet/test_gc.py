@@ -27,3 +27,11 @@ def test_keeps_the_newest_and_one_dead_predecessor_per_container() -> None:
 def test_never_removes_running_containers() -> None:
     rows = [row("a2", 2, "running"), row("a1", 1, "running"), row("a0", 0, "exited")]
     assert dead_to_remove(rows) == []
+
+
+def test_restart_counts_order_instances_created_in_the_same_second() -> None:
+    rows = [row("new", 5, "running"), row("old", 5, "exited"), row("older", 5, "exited")]
+    rows[0]["Labels"]["io.k8py.restart-count"] = "2"
+    rows[1]["Labels"]["io.k8py.restart-count"] = "1"
+    rows[2]["Labels"]["io.k8py.restart-count"] = "0"
+    assert dead_to_remove(list(reversed(rows))) == ["older"]

@@ -13,6 +13,7 @@ from kubelet.context import SyncContext
 from kubelet.images import ImageManager
 from kubelet.lifecycle import kill_pod, remove_pod
 from kubelet.probes import ProbeManager
+from kubelet.runtime import ContainerInfo
 from kubelet.sandbox import SandboxError
 from kubelet.status import compute_status
 from kubelet.sync import PodState, PodSyncer, go_duration
@@ -317,3 +318,15 @@ async def test_a_sidecar_with_a_startup_probe_holds_the_next_init_container(h: H
     await h.syncer.sync(pod, state)
     assert h.runtime.named("main")[0].running
     await h.probes.stop()
+
+
+def test_instances_sort_by_restart_count_then_creation() -> None:
+    a = ContainerInfo("a", "a", {"io.k8py.restart-count": "1"}, "exited",
+                      created="2024-01-01T00:00:00.12345Z")
+    b = ContainerInfo("b", "b", {"io.k8py.restart-count": "1"}, "running",
+                      created="2024-01-01T00:00:00.123456789Z")
+    assert a.created > b.created and b.created_at > a.created_at  # Docker trims zeros
+    c = ContainerInfo("c", "c", {"io.k8py.restart-count": "2"}, "running",
+                      created="2024-01-01T00:00:00.1Z")
+    ordered = sorted([a, b, c], key=lambda i: (i.restart_count, i.created_at), reverse=True)
+    assert [i.id for i in ordered] == ["c", "b", "a"]
