@@ -172,6 +172,18 @@ def test_kubectl_exec_passes_output_and_exit_code(pods: Pods) -> None:
     assert b"no-such-binary" in missing.stdout + missing.stderr
 
 
+def test_kubectl_cp_both_ways(pods: Pods, tmp_path: Path) -> None:
+    # cp is tar over exec: stdin in, then its half-close, must arrive whole.
+    source = tmp_path / "payload.bin"
+    source.write_bytes(os.urandom(300_000))
+    up = pods.kubectl("cp", str(source), f"{pods.ns}/shell:/tmp/payload.bin")
+    assert up.returncode == 0, up.stderr
+    back = tmp_path / "back.bin"
+    down = pods.kubectl("cp", f"{pods.ns}/shell:/tmp/payload.bin", str(back))
+    assert down.returncode == 0, down.stderr
+    assert back.read_bytes() == source.read_bytes()
+
+
 def test_kubectl_exec_with_a_terminal(pods: Pods) -> None:
     master, slave = pty.openpty()
     proc = subprocess.Popen([KUBECTL, "--kubeconfig", pods.kubeconfig, "-n", pods.ns, "exec",
