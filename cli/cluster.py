@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from cli.context import Context, parse_duration
 from cli.errors import CliError
-from cli.localcluster import CONTROL_PLANE_HEALTH, PROJECT, SERVER, LocalCluster, docker_ok, \
+from cli.localcluster import CLUSTER, CONTROL_PLANE_HEALTH, SERVER, LocalCluster, docker_ok, \
     http_ok
 
 __all__ = ["register", "ready_nodes"]
@@ -112,7 +112,7 @@ def _start_and_wait(cluster: LocalCluster, nodes: int, timeout: float, err: IO[s
     columns = (SpinnerColumn(finished_text="[green]✓[/]"), TextColumn("{task.description}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        step = progress.add_task(f"docker compose -p {PROJECT} up -d --scale node={nodes}", total=1)
+        step = progress.add_task(f"docker compose -p {cluster.project} up -d --scale node={nodes}", total=1)
         cluster.up(nodes)
         progress.update(step, completed=1)
         deadline = time.monotonic() + timeout
@@ -148,10 +148,10 @@ def run_up(ctx: Context, args: argparse.Namespace) -> int:
     _ensure_images(cluster, args.build, ctx.stdout)
     _start_and_wait(cluster, args.nodes, timeout, ctx.stderr)
     path = _kubeconfig_path(args)
-    merge_context(path, PROJECT, SERVER, set_current=True)
+    merge_context(path, CLUSTER, SERVER, set_current=True)
     print(f"The k8py cluster is up: {args.nodes} node(s) Ready, API server {SERVER} "
           f"({time.monotonic() - started:.1f}s).\n"
-          f'Context "{PROJECT}" written to {path} and made current.\n\n'
+          f'Context "{CLUSTER}" written to {path} and made current.\n\n'
           "Next:\n"
           "  kubectl get nodes -o wide\n"
           "  kubectl apply -f examples/hello/k8s.yaml\n"
@@ -176,10 +176,10 @@ def run_down(ctx: Context, args: argparse.Namespace) -> int:
         cluster.remove_pod_data()
     path = _kubeconfig_path(args)
     try:
-        remove_context(path, PROJECT)
-        context_note = f'context "{PROJECT}" removed from {path}'
+        remove_context(path, CLUSTER)
+        context_note = f'context "{CLUSTER}" removed from {path}'
     except KubeconfigError:
-        context_note = f'no context "{PROJECT}" in {path}'
+        context_note = f'no context "{CLUSTER}" in {path}'
     kept = "; etcd data and pod volumes kept" if args.keep_data else ""
     print(f"The k8py cluster is down: removed {removed['containers']} pod container(s), "
           f"{removed['volumes']} pod volume(s) and {removed['networks']} network(s){kept}; "
@@ -195,9 +195,10 @@ def run_status(ctx: Context, args: argparse.Namespace) -> int:
 
     if not docker_ok():
         raise CliError("the Docker engine does not answer (start it with scripts/bootstrap)")
-    services = LocalCluster.discover().services()
+    cluster = LocalCluster.discover()
+    services = cluster.services()
     if not services:
-        print(f"The k8py cluster is not running (no compose project {PROJECT!r}); "
+        print(f"The k8py cluster is not running (no compose project {cluster.project!r}); "
               "start it with: k8py cluster up", file=ctx.stdout)
         return 1
     rows = ["COMPONENT\tCONTAINERS\tHEALTH"]

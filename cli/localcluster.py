@@ -19,13 +19,14 @@ from pathlib import Path
 
 from cli.errors import CliError
 
-__all__ = ["LocalCluster", "PROJECT", "SERVER", "NODE_IMAGES", "find_repo", "docker_ok",
+__all__ = ["LocalCluster", "CLUSTER", "SERVER", "NODE_IMAGES", "find_repo", "docker_ok",
            "http_ok"]
 
-PROJECT = "k8py"
+# The cluster's name: kubeconfig context, io.k8py.cluster label, Docker network.
+CLUSTER = "k8py"
 SERVER = "http://127.0.0.1:6443"
-CLUSTER_LABEL = f"io.k8py.cluster={PROJECT}"
-NETWORK = PROJECT
+CLUSTER_LABEL = f"io.k8py.cluster={CLUSTER}"
+NETWORK = CLUSTER
 POD_DATA = Path("/var/lib/k8py/kubelet")
 # What the compose file runs plus the pod sandbox; examples need k8py/hello too.
 NODE_IMAGES = ("k8py/k8py:dev", "k8py/pause:3.10")
@@ -77,13 +78,19 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 
 @dataclass
 class LocalCluster:
-    """The compose project ``k8py`` defined by ``<repo>/docker-compose.yml``."""
+    """The compose project (``k8py``) defined by ``<repo>/docker-compose.yml``.
+
+    ``$K8PY_COMPOSE_PROJECT`` renames the project, so its etcd volume is
+    another one: the walkthrough test runs that way without touching the
+    volume of a cluster it stopped with ``down --keep-data``.
+    """
 
     repo: Path | None
+    project: str = CLUSTER
 
     @classmethod
     def discover(cls) -> LocalCluster:
-        return cls(find_repo())
+        return cls(find_repo(), os.environ.get("K8PY_COMPOSE_PROJECT") or CLUSTER)
 
     # -- compose ------------------------------------------------------------------------------
 
@@ -97,7 +104,7 @@ class LocalCluster:
                 capture: bool = True) -> subprocess.CompletedProcess[str]:
         """``docker compose`` (or Debian's ``docker-compose`` v1) on this project."""
         base = ["docker", "compose"] if _has_compose_plugin() else ["docker-compose"]
-        return _run([*base, "-p", PROJECT, "-f", str(self.compose_file()), *args],
+        return _run([*base, "-p", self.project, "-f", str(self.compose_file()), *args],
                     timeout=timeout, check=check, capture=capture)
 
     def up(self, nodes: int) -> None:
@@ -108,7 +115,7 @@ class LocalCluster:
 
     def services(self) -> dict[str, list[str]]:
         """State of each compose container by service: ``running (healthy)`` and the like."""
-        rows = _run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}",
+        rows = _run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={self.project}",
                      "--format", '{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}'],
                     timeout=30).stdout.splitlines()
         states: dict[str, list[str]] = {}
