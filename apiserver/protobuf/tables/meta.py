@@ -21,6 +21,14 @@ MESSAGES: dict[str, Message] = {
         8: ("creationTimestamp", "Time"),
         11: ("labels", "map[string]string"),
         12: ("annotations", "map[string]string"),
+        13: ("ownerReferences", "[]OwnerReference"),
+    },
+    "OwnerReference": {
+        1: ("kind", "string"),
+        3: ("name", "string"),
+        4: ("uid", "string"),
+        5: ("apiVersion", "string"),
+        6: ("controller", "*bool"),
     },
     "LabelSelector": {
         1: ("matchLabels", "map[string]string"),

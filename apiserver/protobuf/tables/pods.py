@@ -1,9 +1,11 @@
-"""Tables for pod templates: ``PodTemplateSpec``, ``PodSpec``, ``Container``.
+"""Tables for pod templates: ``PodTemplateSpec``, ``PodSpec`` and its scheduling parts.
 
-Every workload generator (``create deployment|job|cronjob``) embeds one.
-Numbers come from kubectl 1.32's protobuf for those commands, with images,
-ports, commands and restart policies set by flags and matched against the
-same objects printed as JSON.
+Every workload generator (``create deployment|job|cronjob``) embeds one,
+and ``create job --from=cronjob/<name>`` sends back whatever template the
+CronJob holds, so the whole ``PodSpec`` is covered. Numbers come from those
+commands' protobuf matched against the same objects printed as JSON (see
+:mod:`.containers` for how the CronJobs were built); containers and volumes
+have their own modules.
 """
 
 from __future__ import annotations
@@ -18,18 +20,138 @@ MESSAGES: dict[str, Message] = {
         2: ("spec", "PodSpec"),
     },
     "PodSpec": {
+        1: ("volumes", "[]Volume"),
         2: ("containers", "[]Container"),
         3: ("restartPolicy", "string"),
+        4: ("terminationGracePeriodSeconds", "*int64"),
+        5: ("activeDeadlineSeconds", "*int64"),
+        6: ("dnsPolicy", "string"),
+        7: ("nodeSelector", "map[string]string"),
+        8: ("serviceAccountName", "string"),
+        9: ("serviceAccount", "string"),
+        11: ("hostNetwork", "bool"),
+        12: ("hostPID", "bool"),
+        13: ("hostIPC", "bool"),
+        14: ("securityContext", "PodSecurityContext"),
+        15: ("imagePullSecrets", "[]LocalObjectReference"),
+        16: ("hostname", "string"),
+        17: ("subdomain", "string"),
+        18: ("affinity", "Affinity"),
+        19: ("schedulerName", "string"),
+        20: ("initContainers", "[]Container"),
+        21: ("automountServiceAccountToken", "*bool"),
+        22: ("tolerations", "[]Toleration"),
+        23: ("hostAliases", "[]HostAlias"),
+        24: ("priorityClassName", "string"),
+        26: ("dnsConfig", "PodDNSConfig"),
+        27: ("shareProcessNamespace", "*bool"),
+        28: ("readinessGates", "[]PodReadinessGate"),
+        29: ("runtimeClassName", "*string"),
+        30: ("enableServiceLinks", "*bool"),
+        31: ("preemptionPolicy", "*string"),
+        33: ("topologySpreadConstraints", "[]TopologySpreadConstraint"),
+        35: ("setHostnameAsFQDN", "*bool"),
+        36: ("os", "PodOS"),
+        37: ("hostUsers", "*bool"),
+        38: ("schedulingGates", "[]PodSchedulingGate"),
     },
-    "Container": {
+    "PodSecurityContext": {
+        1: ("seLinuxOptions", "SELinuxOptions"),
+        2: ("runAsUser", "*int64"),
+        3: ("runAsNonRoot", "*bool"),
+        4: ("supplementalGroups", "[]int64"),
+        5: ("fsGroup", "*int64"),
+        6: ("runAsGroup", "*int64"),
+        7: ("sysctls", "[]Sysctl"),
+        8: ("windowsOptions", "WindowsSecurityContextOptions"),
+        9: ("fsGroupChangePolicy", "*string"),
+        10: ("seccompProfile", "SeccompProfile"),
+        11: ("appArmorProfile", "AppArmorProfile"),
+        12: ("supplementalGroupsPolicy", "*string"),
+        13: ("seLinuxChangePolicy", "*string"),
+    },
+    "Sysctl": {
         1: ("name", "string"),
-        2: ("image", "string"),
-        3: ("command", "[]string"),
-        6: ("ports", "[]ContainerPort"),
-        8: ("resources", "ResourceRequirements"),
+        2: ("value", "string"),
     },
-    "ContainerPort": {
-        3: ("containerPort", "*int32"),
+    "Toleration": {
+        1: ("key", "string"),
+        2: ("operator", "string"),
+        3: ("value", "string"),
+        4: ("effect", "string"),
+        5: ("tolerationSeconds", "*int64"),
     },
-    "ResourceRequirements": {},
+    "HostAlias": {
+        1: ("ip", "string"),
+        2: ("hostnames", "[]string"),
+    },
+    "PodDNSConfig": {
+        1: ("nameservers", "[]string"),
+        2: ("searches", "[]string"),
+        3: ("options", "[]PodDNSConfigOption"),
+    },
+    "PodDNSConfigOption": {
+        1: ("name", "string"),
+        2: ("value", "*string"),
+    },
+    "PodReadinessGate": {
+        1: ("conditionType", "string"),
+    },
+    "PodSchedulingGate": {
+        1: ("name", "string"),
+    },
+    "PodOS": {
+        1: ("name", "string"),
+    },
+    "TopologySpreadConstraint": {
+        1: ("maxSkew", "*int32"),
+        2: ("topologyKey", "string"),
+        3: ("whenUnsatisfiable", "string"),
+        4: ("labelSelector", "LabelSelector"),
+        5: ("minDomains", "*int32"),
+        6: ("nodeAffinityPolicy", "*string"),
+        7: ("nodeTaintsPolicy", "*string"),
+        8: ("matchLabelKeys", "[]string"),
+    },
+    "Affinity": {
+        1: ("nodeAffinity", "NodeAffinity"),
+        2: ("podAffinity", "PodAffinity"),
+        3: ("podAntiAffinity", "PodAffinity"),
+    },
+    "NodeAffinity": {
+        1: ("requiredDuringSchedulingIgnoredDuringExecution", "NodeSelector"),
+        2: ("preferredDuringSchedulingIgnoredDuringExecution", "[]PreferredSchedulingTerm"),
+    },
+    "NodeSelector": {
+        1: ("nodeSelectorTerms", "[]NodeSelectorTerm"),
+    },
+    "NodeSelectorTerm": {
+        1: ("matchExpressions", "[]NodeSelectorRequirement"),
+        2: ("matchFields", "[]NodeSelectorRequirement"),
+    },
+    "NodeSelectorRequirement": {
+        1: ("key", "string"),
+        2: ("operator", "string"),
+        3: ("values", "[]string"),
+    },
+    "PreferredSchedulingTerm": {
+        1: ("weight", "*int32"),
+        2: ("preference", "NodeSelectorTerm"),
+    },
+    "PodAffinity": {
+        1: ("requiredDuringSchedulingIgnoredDuringExecution", "[]PodAffinityTerm"),
+        2: ("preferredDuringSchedulingIgnoredDuringExecution", "[]WeightedPodAffinityTerm"),
+    },
+    "PodAffinityTerm": {
+        1: ("labelSelector", "LabelSelector"),
+        2: ("namespaces", "[]string"),
+        3: ("topologyKey", "string"),
+        4: ("namespaceSelector", "LabelSelector"),
+        5: ("matchLabelKeys", "[]string"),
+        6: ("mismatchLabelKeys", "[]string"),
+    },
+    "WeightedPodAffinityTerm": {
+        1: ("weight", "*int32"),
+        2: ("podAffinityTerm", "PodAffinityTerm"),
+    },
 }

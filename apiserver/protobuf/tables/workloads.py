@@ -2,7 +2,9 @@
 
 Observed with ``kubectl create deployment --image --replicas --port``
 (``--replicas=0`` shows ``replicas`` is written even when zero, as the Go
-pointer it is), ``create job`` and ``create cronjob --schedule --restart``.
+pointer it is), ``create job`` and ``create cronjob --schedule --restart``;
+the rest of ``JobSpec`` through ``create job --from=cronjob/<name>`` from a
+CronJob that sets every field (see :mod:`.containers`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,43 @@ MESSAGES: dict[str, Message] = {
         3: ("status", "JobStatus"),
     },
     "JobSpec": {
+        1: ("parallelism", "*int32"),
+        2: ("completions", "*int32"),
+        3: ("activeDeadlineSeconds", "*int64"),
         6: ("template", "PodTemplateSpec"),
+        7: ("backoffLimit", "*int32"),
+        8: ("ttlSecondsAfterFinished", "*int32"),
+        9: ("completionMode", "*string"),
+        10: ("suspend", "*bool"),
+        11: ("podFailurePolicy", "PodFailurePolicy"),
+        12: ("backoffLimitPerIndex", "*int32"),
+        13: ("maxFailedIndexes", "*int32"),
+        14: ("podReplacementPolicy", "*string"),
+        16: ("successPolicy", "SuccessPolicy"),
+    },
+    "PodFailurePolicy": {
+        1: ("rules", "[]PodFailurePolicyRule"),
+    },
+    "PodFailurePolicyRule": {
+        1: ("action", "string"),
+        2: ("onExitCodes", "PodFailurePolicyOnExitCodesRequirement"),
+        3: ("onPodConditions", "[]PodFailurePolicyOnPodConditionsPattern"),
+    },
+    "PodFailurePolicyOnExitCodesRequirement": {
+        1: ("containerName", "*string"),
+        2: ("operator", "string"),
+        3: ("values", "[]int32"),
+    },
+    "PodFailurePolicyOnPodConditionsPattern": {
+        1: ("type", "string"),
+        2: ("status", "string"),
+    },
+    "SuccessPolicy": {
+        1: ("rules", "[]SuccessPolicyRule"),
+    },
+    "SuccessPolicyRule": {
+        1: ("succeededIndexes", "*string"),
+        2: ("succeededCount", "*int32"),
     },
     "JobStatus": {},
     "CronJob": {
