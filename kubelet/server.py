@@ -82,13 +82,12 @@ class KubeletServer:
     """The Starlette app and its uvicorn server; ``serve()`` runs until cancelled."""
 
     def __init__(self, runtime: DockerRuntime, pods: PodLookup, docker_host: str, *,
-                 host: str, port: int, healthy: Callable[[], bool] | None = None) -> None:
+                 host: str, port: int) -> None:
         self.runtime = runtime
         self.pods = pods
         self.endpoint = DockerEndpoint.for_runtime(docker_host, runtime)
         self.host = host
         self.port = port
-        self.healthy = healthy or (lambda: True)
         self._http: httpx.AsyncClient | None = None
         self._server: uvicorn.Server | None = None
         self._socket: socket.socket | None = None
@@ -125,7 +124,8 @@ class KubeletServer:
     async def serve(self) -> None:
         self.bind()
         assert self._socket is not None
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off",
+        # log_config=None: uvicorn's records go through the kubelet's own log format.
+        config = uvicorn.Config(self.app, log_level="warning", log_config=None, lifespan="off",
                                 ws=KubeWebSocketProtocol, timeout_graceful_shutdown=2,
                                 access_log=False)
         server = _EmbeddedServer(config)
@@ -178,8 +178,7 @@ class KubeletServer:
     # -- plain HTTP -------------------------------------------------------------------------
 
     async def _healthz(self, _: Request) -> Response:
-        return PlainTextResponse("ok" if self.healthy() else "unhealthy",
-                                 status_code=200 if self.healthy() else 500)
+        return PlainTextResponse("ok")
 
     async def _logs(self, request: Request) -> Response:
         params = request.path_params
