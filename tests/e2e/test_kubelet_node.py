@@ -73,7 +73,7 @@ def test_node_and_lease_decode_with_the_official_client(
 
 def test_restarted_kubelet_adopts_running_containers(
         api: Api, kubelets: dict[str, KubeletProcess], docker_cluster: DockerCluster,
-        pod_namespace: str) -> None:
+        pod_namespace: str, official: k8s.ApiClient) -> None:
     ns, kubelet = pod_namespace, kubelets["n2"]
     api.create_pod(ns, pod("survivor", kubelet.node, [
         {"name": "web", "image": HELLO,
@@ -106,3 +106,10 @@ def test_restarted_kubelet_adopts_running_containers(
     assert web["restartCount"] == 0 and web["ready"]
     ready_cond = next(c for c in survivor["status"]["conditions"] if c["type"] == "Ready")
     assert ready_cond["status"] == "True" and ready_cond["lastTransitionTime"] == ready_since
+    # The status and the events the kubelet wrote decode with the official client too.
+    decoded = k8s.CoreV1Api(official).read_namespaced_pod("survivor", ns)
+    assert decoded.status.container_statuses[0].state.running.started_at is not None
+    assert decoded.status.host_ips[0].ip == "127.0.0.1"
+    events = k8s.CoreV1Api(official).list_namespaced_event(ns).items
+    assert {"Pulled", "Created", "Started"} <= {e.reason for e in events}
+    assert all(e.source.component == "kubelet" and e.source.host for e in events)
