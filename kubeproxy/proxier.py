@@ -149,20 +149,20 @@ class Proxier:
                 self.sandboxes[sandbox.id] = sandbox
         SANDBOXES.set(len(self.sandboxes))
 
-    async def _apply(self, sandbox: Sandbox, ruleset: Ruleset) -> bool:
-        """Write one namespace; False when it failed and is still worth retrying."""
+    async def _apply(self, sandbox: Sandbox, ruleset: Ruleset) -> tuple[bool, bool]:
+        """Write one namespace: (done or not worth retrying, written)."""
         try:
-            if await self.writer.apply(sandbox, ruleset):
-                RULE_WRITES.labels("ok").inc()
-                log.debug("rules written for %s", sandbox.pod)
-            return True
+            changed = await self.writer.apply(sandbox, ruleset)
         except OSError as exc:
             RULE_WRITES.labels("error").inc()
             if await self.source.inspect(sandbox.id) is None:
                 self.sandboxes.pop(sandbox.id, None)  # died meanwhile; nothing to protect
-                return True
+                return True, False
             log.warning("%s", exc)
-            return False
+            return False, False
+        if changed:
+            RULE_WRITES.labels("ok").inc()
+        return True, changed
 
     def _check_cidr(self, ports: list[ServicePort]) -> None:
         for port in ports:
@@ -181,7 +181,9 @@ class Proxier:
         self._check_cidr(ports)
         ruleset = build_ruleset(ports)
         sandboxes = list(self.sandboxes.values())
-        results = await asyncio.gather(*(self._apply(s, ruleset) for s in sandboxes))
+        outcomes = await asyncio.gather(*(self._apply(s, ruleset) for s in sandboxes))
+        results = [ok for ok, _ in outcomes]
+        written = [changed for _, changed in outcomes]
         await self.listeners.update(listener_plan(ports, self.config.node_ip))
         with_endpoints = sum(1 for p in ports if p.cluster_backends)
         SERVICE_PORTS.labels("some").set(with_endpoints)
@@ -195,6 +197,9 @@ class Proxier:
         SYNC_SECONDS.observe(elapsed)
         LAST_SYNC.set(time.time())
         self.last_sync = time.monotonic()
+        log.debug("synced %d service ports (%d with endpoints), %d/%d namespaces written, "
+                  "%d listeners in %.3fs", len(ports), with_endpoints, sum(written),
+                  len(sandboxes), len(self.listeners.open), elapsed)
         if not self.synced_once:
             log.info("first sync done: %d service ports, %d sandboxes, %d listeners in %.3fs",
                      len(ports), len(sandboxes), len(self.listeners.open), elapsed)
