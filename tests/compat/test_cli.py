@@ -7,7 +7,6 @@ with the real kubectl's byte for byte.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -240,8 +239,12 @@ def test_watch_prints_new_rows(kubeconfig: str, namespace: str) -> None:
 
 
 def test_startup_is_fast() -> None:
-    assert shutil.which(K8PY) or os.path.exists(K8PY)
-    started = time.monotonic()
-    result = subprocess.run([K8PY, "version", "--client"], capture_output=True, text=True, timeout=10)
-    assert result.returncode == 0 and result.stdout.startswith("Client Version:")
-    assert time.monotonic() - started < 1.0
+    """About 0.1 s on an idle machine; the bound leaves room for a busy one."""
+    timings = []
+    for _ in range(3):
+        started = time.monotonic()
+        result = subprocess.run([K8PY, "version", "--client"], capture_output=True, text=True,
+                                timeout=10)
+        timings.append(time.monotonic() - started)
+        assert result.returncode == 0 and result.stdout.startswith("Client Version:")
+    assert min(timings) < 1.0, timings
