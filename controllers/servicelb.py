@@ -131,11 +131,12 @@ class ServiceLBController(QueueController):
             return requested, ""
         if key in self.pool.held:
             return self.pool.held[key], ""
-        for ip in _ingress_ips(service):
-            if self.pool.claim(key, ip):
-                return ip, ""
-        ip = self.pool.claim_any(key)
-        return (ip, "") if ip else (None, f"no addresses left in the pool {self.pool.network}")
+        for previous in _ingress_ips(service):
+            if self.pool.claim(key, previous):
+                return previous, ""
+        fresh = self.pool.claim_any(key)
+        return (fresh, "") if fresh else (None, f"no addresses left in the pool "
+                                                f"{self.pool.network}")
 
     async def _write_ingress(self, service: Obj, ips: list[str]) -> None:
         new = deepcopy_json(service)

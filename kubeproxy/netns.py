@@ -88,7 +88,7 @@ class SandboxSource:
             return None
         return Sandbox.from_inspect(data)
 
-    async def list(self) -> dict[str, Sandbox]:
+    async def running(self) -> dict[str, Sandbox]:
         rows = await self._call(self.client.api.containers, filters={
             "label": self._labels, "status": "running"})
         found = await asyncio.gather(*(self.inspect(str(row["Id"])) for row in rows))

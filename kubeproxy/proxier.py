@@ -141,7 +141,7 @@ class Proxier:
         if self._relist:
             self._relist = False
             self._started.clear()
-            self.sandboxes = await self.source.list()
+            self.sandboxes = await self.source.running()
             self.writer.retain(set(self.sandboxes))
         started, self._started = self._started, set()
         for sandbox in await asyncio.gather(*(self.source.inspect(i) for i in started)):

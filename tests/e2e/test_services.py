@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -95,7 +96,7 @@ class App:
         return subprocess.run(["nsenter", "-t", str(pid), "-n", "iptables-save", "-t", "nat"],
                               capture_output=True, text=True, check=True).stdout
 
-    def service(self, name: str, **spec: object) -> dict[str, object]:
+    def service(self, name: str, **spec: object) -> dict[str, Any]:
         body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
                 "spec": {"selector": {"app": "web"},
                          "ports": [{"name": "web", "port": 80, "targetPort": "http"}], **spec}}
