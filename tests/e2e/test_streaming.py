@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.stream import portforward, stream
 
+from machinery.meta import parse_time
 from tests.conftest import ROOT, ApiServerProcess, free_port
 from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
 
@@ -111,6 +113,15 @@ def pods(apiserver: ApiServerProcess, api: Api, kubelets: dict[str, KubeletProce
 # -- logs -------------------------------------------------------------------------------------
 
 
+def _stamped(pods: Pods) -> list[tuple[datetime, str]]:
+    out = pods.kubectl("logs", "ticker", "--timestamps").stdout.decode().splitlines()
+    return [(parse_time(stamp), text) for stamp, text in (line.split(" ", 1) for line in out)]
+
+
+def _spanning(lines: list[tuple[datetime, str]], seconds: float) -> list[tuple[datetime, str]]:
+    return lines if lines and (lines[-1][0] - lines[0][0]).total_seconds() > seconds else []
+
+
 def test_kubectl_logs_tail_timestamps_limit_and_follow(pods: Pods) -> None:
     wait_for(lambda: b"line 3\n" in pods.kubectl("logs", "ticker").stdout, 10, what="4 lines")
     logs = pods.kubectl("logs", "ticker")
@@ -124,9 +135,16 @@ def test_kubectl_logs_tail_timestamps_limit_and_follow(pods: Pods) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line \d+\n", stamped), stamped
 
     assert pods.kubectl("logs", "ticker", "--limit-bytes=7").stdout == b"line 0\n"
-    everything = pods.kubectl("logs", "ticker").stdout.decode().splitlines()
-    recent = pods.kubectl("logs", "ticker", "--since=3s").stdout.decode().splitlines()
-    assert 0 < len(recent) < len(everything) and recent[-1] >= everything[-1]
+    # Once the log spans a few seconds, the since filters have something to cut.
+    lines = wait_for(lambda: _spanning(_stamped(pods), 4), 30, what="4 s of log")
+    recent = pods.kubectl("logs", "ticker", "--since=2s").stdout.decode().splitlines()
+    assert recent and "line 0" not in recent
+    # sinceTime travels with whole seconds: the first line of the next second starts the cut.
+    first_second = lines[0][0].replace(microsecond=0)
+    cut, text = next((t, x) for t, x in lines if t.replace(microsecond=0) > first_second)
+    since_time = cut.strftime("%Y-%m-%dT%H:%M:%SZ")
+    after = pods.kubectl("logs", "ticker", f"--since-time={since_time}").stdout.decode()
+    assert after.splitlines()[0] == text
 
     follow = subprocess.Popen([KUBECTL, "--kubeconfig", pods.kubeconfig, "-n", pods.ns, "logs",
                                "-f", "--tail=1", "ticker"], stdout=subprocess.PIPE)
