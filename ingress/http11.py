@@ -68,7 +68,7 @@ async def read_head(reader: asyncio.StreamReader, *, response: bool = False) -> 
     except asyncio.IncompleteReadError as exc:
         if not exc.partial.strip():
             return None
-        raise HttpError(400, "incomplete message head") from exc
+        raise HttpError(502 if response else 400, "incomplete message head") from exc
     except asyncio.LimitOverrunError as exc:
         raise HttpError(431, "message head too large") from exc
     lines = raw.decode("latin-1").split("\r\n")[:-2]

@@ -3,7 +3,10 @@
 For every request on a (keep-alive) client connection the proxy looks the
 Host header and path up in the current ``RouteTable``, picks one of the
 backend's ready endpoints at random (up to three if connecting fails) and
-relays the request and then the response, streaming both bodies.  It
+relays the request and then the response, streaming both bodies.  A GET,
+HEAD or OPTIONS whose endpoint fails before answering (a pod going away
+mid-rollout) is retried on the next one, as nginx's ``proxy_next_upstream``
+does; a request with a body is not, since it may have had an effect.  It
 answers itself only when it must: 404 when no rule and no default backend
 match, 503 when the backend has no ready endpoint, 502 when no endpoint
 accepts a connection or the reply is not HTTP, 504 when the reply does not
@@ -45,6 +48,7 @@ REQUESTS = Counter("k8py_ingress_requests_total", "Requests answered, by status 
 UPSTREAM_SECONDS = Histogram("k8py_ingress_upstream_response_seconds",
                              "Time from connecting to a backend to its response head")
 _CONNECT_ATTEMPTS = 3
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _LIMIT = 64 * 1024
 
 
@@ -57,6 +61,14 @@ class ProxyTimeouts:
 
 class _Done(Exception):
     """The client connection must close after what has been written."""
+
+
+class _BackendGone(HttpError):
+    """The backend failed before its response began; ``retryable`` if nothing was relayed."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(502, message)
+        self.retryable = retryable
 
 
 class IngressProxy:
@@ -96,6 +108,8 @@ class IngressProxy:
                 if not await self._exchange(head, str(peer[0]), reader, writer):
                     return
         except HttpError as exc:
+            if exc.status >= 500:
+                log.info("answering %d: %s", exc.status, exc)
             self._reply(writer, exc.status, str(exc), close=True)
         except _Done:
             pass
@@ -130,15 +144,24 @@ class IngressProxy:
                      route.backend.problem)
             return self._refuse(writer, 503, "503 Service Temporarily Unavailable", framing,
                                 keep_alive)
-        upstream = await self._connect(route, endpoints)
-        if upstream is None:
-            return self._refuse(writer, 502, "502 Bad Gateway", framing, keep_alive)
-        up_reader, up_writer = upstream
-        try:
-            return await self._relay(head, route, host, client_ip, framing, keep_alive,
-                                     reader, writer, up_reader, up_writer)
-        finally:
-            up_writer.close()
+        candidates = self.choose(endpoints)[:_CONNECT_ATTEMPTS]
+        # Like nginx's proxy_next_upstream: a request that cannot have had an effect
+        # moves on to another endpoint when one fails before answering (a pod going away).
+        retry = framing.empty and method in _IDEMPOTENT
+        while True:
+            upstream = await self._connect(route, candidates)
+            if upstream is None:
+                return self._refuse(writer, 502, "502 Bad Gateway", framing, keep_alive)
+            up_reader, up_writer = upstream
+            try:
+                return await self._relay(head, route, host, client_ip, framing, keep_alive,
+                                         reader, writer, up_reader, up_writer)
+            except _BackendGone as exc:
+                if not (retry and candidates):
+                    raise
+                log.info("%s: %s; trying another endpoint", route.ingress, exc)
+            finally:
+                up_writer.close()
 
     def _refuse(self, writer: asyncio.StreamWriter, status: int, text: str, framing: Framing,
                 keep_alive: bool) -> bool:
@@ -147,9 +170,11 @@ class IngressProxy:
         self._reply(writer, status, text, close=not keep)
         return keep
 
-    async def _connect(self, route: Route, endpoints: list[Endpoint],
+    async def _connect(self, route: Route, candidates: list[Endpoint],
                        ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        for endpoint in self.choose(endpoints)[:_CONNECT_ATTEMPTS]:
+        """Connect to the first candidate that accepts, consuming the list as it goes."""
+        while candidates:
+            endpoint = candidates.pop(0)
             try:
                 return await asyncio.wait_for(
                     asyncio.open_connection(endpoint.ip, endpoint.port, limit=_LIMIT),
@@ -188,6 +213,7 @@ class IngressProxy:
                                             _origin_form(target)).render())
         sending = asyncio.create_task(copy_body(reader, up_writer, framing))
         started = time.monotonic()
+        interim = False
         try:
             while True:
                 try:
@@ -196,12 +222,17 @@ class IngressProxy:
                 except TimeoutError:
                     self._reply(writer, 504, "504 Gateway Time-out", close=True)
                     raise _Done from None
+                except (OSError, HttpError) as exc:  # the backend's fault, not the client's
+                    raise _BackendGone(f"{route.backend} failed: {exc!r}",
+                                       retryable=not interim) from exc
                 if response is None:
-                    raise HttpError(502, f"{route.backend} closed without a response")
+                    raise _BackendGone(f"{route.backend} closed without a response",
+                                       retryable=not interim)
                 status = int(response.start[1])
                 if status == 101 or not 100 <= status < 200:
                     break
                 writer.write(response.render())  # 100 Continue and friends, as they come
+                interim = True
             UPSTREAM_SECONDS.observe(time.monotonic() - started)
             if status == 101:
                 writer.write(response.render())
@@ -231,9 +262,9 @@ class IngressProxy:
                 log.info("%s: %s broke off: %r", route.ingress, route.backend, exc)
                 raise _Done from exc
             return keep
-        except HttpError as exc:
-            if exc.status == 502:
-                log.info("%s: %s", route.ingress, exc)
+        except _BackendGone as exc:
+            if not exc.retryable:
+                raise HttpError(502, str(exc)) from exc
             raise
         finally:
             if not sending.done():

@@ -17,12 +17,15 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
+from typing import Any
+
 from tests.conftest import free_port
 from tests.dns.dnsclient import FakeUpstream
 from tests.e2e.cluster import Component, ServiceCluster
-from tests.e2e.conftest import DockerCluster
+from tests.e2e.conftest import Api, DockerCluster, wait_for
 
-__all__ = ["AddonCluster", "UpstreamThread", "DNS_SERVICE_IP", "UPSTREAM_ANSWER"]
+__all__ = ["AddonCluster", "UpstreamThread", "DNS_SERVICE_IP", "UPSTREAM_ANSWER", "steady",
+           "remove_namespace"]
 
 DNS_SERVICE_IP = "10.96.0.10"
 UPSTREAM_ANSWER = "192.0.2.1"  # what the fake upstream answers; never contacted
@@ -51,6 +54,34 @@ class UpstreamThread:
             self.loop.call_soon_threadsafe(self.fake.close)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)
+
+
+def steady(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment whose readiness is an HTTP check that tolerates a slow, loaded machine.
+
+    ``cluster.deployment``'s one-second exec probe is made for tests that flip
+    readiness on purpose; these tests want endpoints that stay put.
+    """
+    for container in manifest["spec"]["template"]["spec"]["containers"]:
+        container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"},
+                                       "periodSeconds": 2, "timeoutSeconds": 3,
+                                       "failureThreshold": 3}
+    return manifest
+
+
+def remove_namespace(api: Api, docker: DockerCluster, namespace: str) -> None:
+    """Delete a namespace and wait (while the controllers still run) until it is gone.
+
+    Deleting only the Deployments and pods would let a ReplicaSet recreate pods
+    before the garbage collector removes it; the next module's kubelets, which
+    reuse the node names, would then start them.
+    """
+    api.delete(f"/api/v1/namespaces/{namespace}")
+    try:
+        wait_for(lambda: api.get(f"/api/v1/namespaces/{namespace}") is None, 60,
+                 what=f"namespace {namespace} deleted")
+    finally:
+        docker.remove_containers(namespace=namespace)
 
 
 def bridge_gateway(cluster: DockerCluster) -> str:

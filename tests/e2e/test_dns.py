@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import ApiServerProcess
-from tests.e2e.addons import DNS_SERVICE_IP, UPSTREAM_ANSWER, AddonCluster
+from tests.e2e.addons import (
+    DNS_SERVICE_IP, UPSTREAM_ANSWER, AddonCluster, remove_namespace, steady,
+)
 from tests.e2e.cluster import HELLO, client_pod, deployment, exec_in
 from tests.e2e.conftest import Api, DockerCluster, wait_for
 
@@ -81,7 +83,7 @@ def env(api: Api, docker_cluster: DockerCluster, addon_cluster: AddonCluster) ->
     try:
         selector = addon_cluster.node_selector
         api.create(f"/apis/apps/v1/namespaces/{ns}/deployments",
-                   deployment("hello", 2, selector))
+                   steady(deployment("hello", 2, selector)))
         http = {"name": "http", "port": 80, "targetPort": "http"}
         state.create("services", svc("hello", {"app": "hello"}, [
             http, {"name": "alt", "port": 8080, "targetPort": "http"}]))
@@ -108,13 +110,7 @@ def env(api: Api, docker_cluster: DockerCluster, addon_cluster: AddonCluster) ->
         print(addon_cluster.logs())
         raise
     finally:
-        api.delete(f"/apis/apps/v1/namespaces/{ns}/deployments/hello")
-        for pod in (api.get(f"/api/v1/namespaces/{ns}/pods") or {}).get("items") or []:
-            api.delete(f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}",
-                       gracePeriodSeconds=0)
-        docker_cluster.remove_containers(namespace=ns)
-        api.delete(f"/api/v1/namespaces/{ns}")
-
+        remove_namespace(api, docker_cluster, ns)
 
 def test_pods_get_the_cluster_resolv_conf(env: Env) -> None:
     code, conf = env.sh("cat /etc/resolv.conf")
@@ -153,8 +149,10 @@ def test_headless_service_returns_its_pods(env: Env) -> None:
 def test_srv_record_for_a_named_port(env: Env) -> None:
     assert env.dig("SRV", f"_http._tcp.{env.fqdn('hello')}") == [
         f"0 100 80 {env.fqdn('hello')}."]
-    headless = env.dig("SRV", f"_http._tcp.{env.fqdn('hello-headless')}")
-    assert len(headless) == 2 and all(" 8080 " in line for line in headless)
+    pods = {ip.replace(".", "-") for ip in env.pod_ips("app%3Dhello")}
+    expected = sorted(f"0 50 8080 {ip}.{env.fqdn('hello-headless')}." for ip in pods)
+    assert wait_for(lambda: env.dig("SRV", f"_http._tcp.{env.fqdn('hello-headless')}")
+                    == expected, 20, what="one SRV record per ready endpoint")
 
 
 def test_external_name_is_a_cname(env: Env) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import ApiServerProcess
-from tests.e2e.addons import AddonCluster
+from tests.e2e.addons import AddonCluster, remove_namespace, steady
 from tests.e2e.cluster import deployment
 from tests.e2e.conftest import Api, DockerCluster, wait_for
 
@@ -73,7 +73,7 @@ def env(api: Api, docker_cluster: DockerCluster, addon_cluster: AddonCluster) ->
     try:
         for name, image, port in (("v1", "k8py/hello:1.0", 80), ("v2", "k8py/hello:2.0", 8080)):
             api.create(f"/apis/apps/v1/namespaces/{ns}/deployments",
-                       deployment(name, 1, addon_cluster.node_selector, image=image))
+                       steady(deployment(name, 1, addon_cluster.node_selector, image=image)))
             api.create(f"/api/v1/namespaces/{ns}/services", {
                 "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
                 "spec": {"selector": {"app": name},
@@ -97,14 +97,7 @@ def env(api: Api, docker_cluster: DockerCluster, addon_cluster: AddonCluster) ->
         print(addon_cluster.logs())
         raise
     finally:
-        for name in ("v1", "v2"):
-            api.delete(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
-        for pod in (api.get(f"/api/v1/namespaces/{ns}/pods") or {}).get("items") or []:
-            api.delete(f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}",
-                       gracePeriodSeconds=0)
-        docker_cluster.remove_containers(namespace=ns)
-        api.delete(f"/api/v1/namespaces/{ns}")
-
+        remove_namespace(api, docker_cluster, ns)
 
 def test_each_host_and_path_reaches_its_service(env: Env) -> None:
     assert env.version("one.example.test") == "1.0"
@@ -131,11 +124,15 @@ def test_status_shows_the_published_address(env: Env) -> None:
 
 def test_scaling_to_zero_gives_503_and_back(env: Env) -> None:
     def scale(replicas: int) -> None:
-        response = env.api.http.patch(
-            f"/apis/apps/v1/namespaces/{env.ns}/deployments/v2",
-            json={"spec": {"replicas": replicas}},
-            headers={"Content-Type": "application/merge-patch+json"})
-        assert response.status_code == 200, response.text
+        def patched() -> bool:
+            response = env.api.http.patch(
+                f"/apis/apps/v1/namespaces/{env.ns}/deployments/v2",
+                json={"spec": {"replicas": replicas}},
+                headers={"Content-Type": "application/merge-patch+json"})
+            assert response.status_code in (200, 409), response.text
+            return response.status_code == 200  # 409: raced a status write; try again
+
+        wait_for(patched, 10, what=f"v2 scaled to {replicas}")
 
     scale(0)
     wait_for(lambda: env.get("two.example.test", "/new").status_code == 503, 60,

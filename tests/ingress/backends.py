@@ -3,7 +3,9 @@
 Raw streams rather than a framework, so a test controls framing exactly:
 ``/echo`` answers with what it received (as JSON), ``/chunked`` streams
 three chunks and waits for ``release`` between the first and the rest,
-``/close`` ends its body by closing, ``/slow`` delays its head, ``/upgrade``
+``/close`` ends its body by closing, ``/slow`` delays its head, ``/hangup``
+and ``/reset`` end the connection without answering (a ``broken`` backend
+does so for every path), ``/upgrade``
 switches protocols and then echoes bytes, and ``Expect: 100-continue`` is
 honoured before the body is read.
 """
@@ -17,8 +19,9 @@ __all__ = ["Backend"]
 
 
 class Backend:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, broken: bool = False) -> None:
         self.name = name
+        self.broken = broken
         self.port = 0
         self.release = asyncio.Event()
         self.requests = 0
@@ -62,10 +65,17 @@ class Backend:
         self.requests += 1
         lines = raw.decode("latin-1").split("\r\n")[:-2]
         method, path, _ = lines[0].split(" ", 2)
+        if self.broken:
+            path = "/reset"
         pairs = [line.split(":", 1) for line in lines[1:]]
         headers = {k.strip().lower(): v.strip() for k, v in pairs}
         if headers.get("expect", "").lower() == "100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if path == "/hangup":
+            return False  # closes without a word, as a pod being killed does
+        if path == "/reset":
+            writer.transport.abort()
+            return False
         if path == "/slow":
             await asyncio.sleep(2)
         if path == "/upgrade":

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ingress.proxy import IngressProxy, ProxyTimeouts
-from ingress.routes import RouteTable, build_table
+from ingress.routes import Endpoint, RouteTable, build_table
 from tests.ingress.backends import Backend
 from tests.ingress.builders import (
     endpoint_slice, ingress, ingress_class, path, rule, service,
@@ -221,3 +221,37 @@ async def test_requests_spread_over_endpoints_and_skip_dead_ones() -> None:
         await first.close()
         await second.close()
 
+
+
+async def test_a_failing_endpoint_is_retried_only_for_requests_without_effect() -> None:
+    good, bad = await Backend("good").start(), await Backend("bad", broken=True).start()
+    slices = [endpoint_slice("web", bad.port, "127.0.0.1"),
+              endpoint_slice("web", good.port, "127.0.0.1")]
+    slices[1]["metadata"]["name"] = "web-b"
+    routes = build_table([ingress("retry", [rule(None, path("/", "web"))])], [ingress_class()],
+                         [service("web", ("web", 80))], slices)
+
+    def bad_first(endpoints: list[Endpoint]) -> list[Endpoint]:
+        return sorted(endpoints, key=lambda e: e.port != bad.port)
+
+    proxy = IngressProxy(lambda: routes, choose=bad_first)
+    await proxy.start("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient() as http:
+            url = f"http://127.0.0.1:{proxy.port}/echo"
+            fetched = await http.get(url)
+            assert fetched.status_code == 200 and fetched.json()["backend"] == "good"
+            posted = await http.post(url, content=b"once only")
+            assert posted.status_code == 502
+        assert bad.requests == 2 and good.requests == 1
+    finally:
+        await proxy.close()
+        await good.close()
+        await bad.close()
+
+
+async def test_a_backend_hanging_up_gives_502_not_a_dropped_connection(setup: Setup) -> None:
+    for request_path in ("/hangup", "/reset"):
+        response = await setup.http.get(f"{setup.url}{request_path}",
+                                        headers={"Host": "alpha.test"})
+        assert response.status_code == 502, request_path
