@@ -2,7 +2,9 @@
 
 Every workload generator (``create deployment|job|cronjob``) embeds one,
 and ``create job --from=cronjob/<name>`` sends back whatever template the
-CronJob holds, so the whole ``PodSpec`` is covered. Numbers come from those
+CronJob holds, so the whole ``PodSpec`` is covered; ``kubectl debug
+--copy-to --same-node`` sends a whole Pod, which adds ``nodeName`` and
+``priority`` (its status goes out empty). Numbers come from those
 commands' protobuf matched against the same objects printed as JSON (see
 :mod:`.containers` for how the CronJobs were built); containers and volumes
 have their own modules.
@@ -12,9 +14,15 @@ from __future__ import annotations
 
 from ..decode import Message
 
-__all__ = ["MESSAGES"]
+__all__ = ["MESSAGES", "KINDS"]
 
 MESSAGES: dict[str, Message] = {
+    "Pod": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "PodSpec"),
+        3: ("status", "PodStatus"),
+    },
+    "PodStatus": {},
     "PodTemplateSpec": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "PodSpec"),
@@ -29,6 +37,7 @@ MESSAGES: dict[str, Message] = {
         7: ("nodeSelector", "map[string]string"),
         8: ("serviceAccountName", "string"),
         9: ("serviceAccount", "string"),
+        10: ("nodeName", "string"),
         11: ("hostNetwork", "bool"),
         12: ("hostPID", "bool"),
         13: ("hostIPC", "bool"),
@@ -43,6 +52,7 @@ MESSAGES: dict[str, Message] = {
         22: ("tolerations", "[]Toleration"),
         23: ("hostAliases", "[]HostAlias"),
         24: ("priorityClassName", "string"),
+        25: ("priority", "*int32"),
         26: ("dnsConfig", "PodDNSConfig"),
         27: ("shareProcessNamespace", "*bool"),
         28: ("readinessGates", "[]PodReadinessGate"),
@@ -154,4 +164,8 @@ MESSAGES: dict[str, Message] = {
         1: ("weight", "*int32"),
         2: ("podAffinityTerm", "PodAffinityTerm"),
     },
+}
+
+KINDS: dict[tuple[str, str], str] = {
+    ("v1", "Pod"): "Pod",
 }

@@ -91,6 +91,10 @@ CASES: tuple[Case, ...] = (
                                 "--group=g", "--serviceaccount=ns:sa")),
     Case("token", ("create", "token", "pb-sa", "--audience=a", "--duration=10m", "--bound-object-kind=Pod",
                    "--bound-object-name=p", "--bound-object-uid=123"), dry_run=False),
+    Case("debug-copy", ("debug", "richpod", "--copy-to=pb-copy", "--image=busybox:2", "--same-node",
+                        "--share-processes=false", "--profile=general", "-q"), ("pod-rich.yaml",), dry_run=False),
+    Case("debug-node", ("debug", "node/pb-node", "--image=busybox:1", "--profile=general", "-q"), ("node.yaml",),
+         dry_run=False),
 )
 
 

@@ -66,6 +66,30 @@ def test_token_request_has_no_dry_run_so_is_checked_by_hand() -> None:
         "status": {}}
 
 
+def test_debug_copy_sends_the_whole_pod() -> None:
+    pod = decode_object(bytes.fromhex(load("debug-copy")["body"]))
+    spec = pod["spec"]
+    assert pod["metadata"] == {"name": "pb-copy", "namespace": "default", "creationTimestamp": None}
+    assert (spec["nodeName"], spec["priority"], spec["shareProcessNamespace"]) == ("node-rich", 0, False)
+    assert [c["image"] for c in spec["containers"]][:2] == ["main-img:1", "side-img:1"]
+    assert spec["containers"][2]["name"].startswith("debugger-")
+    assert spec["volumes"][0] == {"name": "v-cm", "configMap": {
+        "name": "cm-rich", "items": [{"key": "ck", "path": "cp", "mode": 0o401}], "defaultMode": 0o400,
+        "optional": True}}
+    assert pod["status"] == {}
+
+
+def test_debug_node_pod() -> None:
+    pod = decode_object(bytes.fromhex(load("debug-node")["body"]))
+    assert pod["spec"] == {
+        "volumes": [{"name": "host-root", "hostPath": {"path": "/"}}],
+        "containers": [{"name": "debugger", "image": "busybox:1", "resources": {},
+                        "volumeMounts": [{"name": "host-root", "mountPath": "/host"}],
+                        "terminationMessagePolicy": "File"}],
+        "restartPolicy": "Never", "nodeName": "pb-node", "hostNetwork": True, "hostPID": True, "hostIPC": True,
+        "tolerations": [{"operator": "Exists"}]}
+
+
 def test_secret_data_stays_base64_like_json() -> None:
     decoded = decode_object(bytes.fromhex(load("secret-generic")["body"]))
     assert decoded["data"] == {"a": "Yg==", "bin.dat": "aGVsbG8A/w==", "e": ""}
