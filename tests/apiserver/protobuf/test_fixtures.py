@@ -107,8 +107,8 @@ def test_every_type_in_every_table_resolves() -> None:
 
 
 def test_a_kind_without_a_table_is_refused() -> None:
-    type_meta = encode_record(1, b"v1") + encode_record(2, b"Pod")
-    with pytest.raises(UnsupportedProtobuf, match="Pod"):
+    type_meta = encode_record(1, b"v1") + encode_record(2, b"Node")
+    with pytest.raises(UnsupportedProtobuf, match="Node"):
         decode_object(b"k8s\x00" + encode_record(1, type_meta) + encode_record(2, b""))
 
 
