@@ -65,8 +65,22 @@ class DockerCluster:
         self.client = docker.from_env()
         self.name = f"k8py-e2e-{uuid.uuid4().hex[:8]}"
         self.network = self.name
-        self.subnet = _free_subnet(self.client)
+        self.subnet = self._create_network()
         self.root = tempfile.mkdtemp(prefix="k8py-kubelet-")
+
+    def _create_network(self) -> str:
+        """Create the network now: test sessions running side by side race for subnets."""
+        for _ in range(10):
+            subnet = _free_subnet(self.client)
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+            try:
+                self.client.networks.create(self.network, driver="bridge", ipam=ipam,
+                                            labels={"io.k8py.cluster": self.name})
+                return subnet
+            except docker.errors.APIError as exc:
+                if "overlaps" not in str(exc):
+                    raise
+        raise RuntimeError("could not find a free subnet for the test network")
 
     def ensure_images(self) -> None:
         missing = [i for i in REQUIRED_IMAGES if not self._has_image(i)]
@@ -257,4 +271,8 @@ def pod_namespace(namespace: str, api: Api, docker_cluster: DockerCluster) -> It
         for pod in pods.get("items") or []:
             api.delete(f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}",
                        gracePeriodSeconds=0)
+        # Give the kubelets a moment to tear the pods down themselves, then force the rest.
+        deadline = time.monotonic() + 10
+        while docker_cluster.containers(namespace=namespace) and time.monotonic() < deadline:
+            time.sleep(0.2)
         docker_cluster.remove_containers(namespace=namespace)
