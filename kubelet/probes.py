@@ -127,6 +127,7 @@ class ProbeManager:
         self._workers: dict[tuple[str, str], _Worker] = {}
         self._results: dict[tuple[str, str], bool] = {}
         self._kill: dict[str, str] = {}
+        self._ids: dict[str, set[str]] = {}  # pod uid -> container ids with probe state
 
     # -- results the pod worker reads ---------------------------------------------------
 
@@ -159,6 +160,7 @@ class ProbeManager:
         uid = str((pod.get("metadata") or {}).get("uid"))
         wanted: set[tuple[str, str]] = set()
         for container, container_id, started_at in running:
+            self._ids.setdefault(uid, set()).add(container_id)
             for kind, field_name in _FIELDS.items():
                 if not container.get(field_name) or container_id in self._kill:
                     continue
@@ -188,7 +190,8 @@ class ProbeManager:
         self._kill.pop(container_id, None)
 
     def forget_pod(self, uid: str) -> None:
-        ids = {k[0] for k, w in self._workers.items() if _uid(w.pod) == uid}
+        ids = self._ids.pop(uid, set())
+        ids |= {k[0] for k, w in self._workers.items() if _uid(w.pod) == uid}
         for container_id in ids:
             self.forget_container(container_id)
 
