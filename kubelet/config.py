@@ -48,7 +48,6 @@ class KubeletConfig:
     register_with_taints: list[dict[str, str]] = field(default_factory=list)
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
-    image_pull_timeout: float = 120.0
     health_address: str = "0.0.0.0"
     health_port: int = 10248
 
