@@ -7,6 +7,7 @@ loopback, and a test proves the host's own resolver is never asked.
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from collections.abc import AsyncIterator, Callable
 
@@ -227,3 +228,22 @@ async def test_binding_an_address_nobody_owns_fails_so_main_can_retry() -> None:
     with pytest.raises(OSError):
         await server.start()
     assert not server.listening
+
+
+async def test_main_keeps_trying_until_the_address_is_free() -> None:
+    from dns.__main__ import _bind
+
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", 0))
+    server = DnsServer(Resolver(cluster_zone), "127.0.0.1", holder.getsockname()[1])
+    binding = asyncio.create_task(_bind(server))
+    try:
+        await asyncio.sleep(0.3)
+        assert not server.listening and not binding.done()
+        holder.close()
+        await asyncio.wait_for(binding, 3)
+        assert server.listening
+    finally:
+        binding.cancel()
+        holder.close()
+        await server.close()
