@@ -96,7 +96,9 @@ class Proxier:
 
     def add_checks(self, health: Health) -> None:
         stale_after = max(60.0, 3 * self.config.sync_period)
-        health.add_check("sync-loop", lambda: time.monotonic() - self.last_sync < stale_after)
+        # Once syncing, the loop passes at least every sync period, API server or not.
+        health.add_check("sync-loop", lambda: not self.synced_once
+                         or time.monotonic() - self.last_sync < stale_after)
         health.add_check("informers", lambda: self.services.has_synced()
                          and self.slices.has_synced(), ready_only=True)
         health.add_check("rules-synced", lambda: self.synced_once, ready_only=True)
