@@ -181,9 +181,8 @@ _WRAPPER_DECODERS: dict[str, Callable[[bytes], Any]] = {
 
 def _scalar(base: str, record: Record) -> Any:
     if base in ("string", "bytes"):
-        _require(record, BYTES, base)
-        assert isinstance(record.value, bytes)
-        return _utf8(record.value) if base == "string" else base64.b64encode(record.value).decode()
+        data = _bytes(record, base)
+        return _utf8(data) if base == "string" else base64.b64encode(data).decode()
     if base == "double":
         _require(record, FIXED64, base)
         assert isinstance(record.value, int)
@@ -195,7 +194,7 @@ def _scalar(base: str, record: Record) -> Any:
     return to_signed(record.value, 32 if base == "int32" else 64)
 
 
-class Decoder:
+class _Decoder:
     """Decodes messages by name against a registry of tables."""
 
     def __init__(self, tables: Mapping[str, Message]) -> None:
@@ -205,25 +204,20 @@ class Decoder:
         """One occurrence of a field of type ``base`` (no repetition, no maps)."""
         if base in SCALARS:
             return _scalar(base, record)
-        _require(record, BYTES, base)
-        assert isinstance(record.value, bytes)
+        data = _bytes(record, base)
         if base in _WRAPPER_DECODERS:
-            return _WRAPPER_DECODERS[base](record.value)
-        return self.message(base, record.value)
+            return _WRAPPER_DECODERS[base](data)
+        return self.message(base, data)
 
     def _repeated(self, base: str, record: Record) -> list[Any]:
         # proto2 repeated numbers are unpacked, but accept the packed form too.
         if base in ("int32", "int64", "bool") and record.wire_type == BYTES:
-            assert isinstance(record.value, bytes)
-            return [self.value(base, Record(record.number, VARINT, v.value))
-                    for v in _packed_varints(record.number, record.value)]
+            return [self.value(base, item) for item in _packed_varints(record.number, _bytes(record, base))]
         return [self.value(base, record)]
 
     def _map_entry(self, base: str, record: Record) -> tuple[str, Any]:
-        _require(record, BYTES, "map entry")
-        assert isinstance(record.value, bytes)
         key, value = "", _zero_of(base)
-        for rec in iter_records(record.value):
+        for rec in iter_records(_bytes(record, "map entry")):
             if rec.number == 1:
                 key = _scalar("string", rec)
             elif rec.number == 2:
@@ -275,4 +269,4 @@ def _zero_of(base: str) -> Any:
 
 def decode_message(tables: Mapping[str, Message], name: str, data: bytes) -> dict[str, Any]:
     """Decode ``data`` as message ``name`` of ``tables``."""
-    return Decoder(tables).message(name, data)
+    return _Decoder(tables).message(name, data)

@@ -80,7 +80,8 @@ def test_repeated_fields_keep_order_and_empty_elements() -> None:
 def test_maps_keep_empty_values() -> None:
     assert decode(encode_record(7, entry("a", b"b")), encode_record(7, entry("e", b""))) == \
         {"labels": {"a": "b", "e": ""}}
-    assert decode(encode_record(8, entry("bin", b"\x00\xff"))) == {"data": {"bin": base64.b64encode(b"\x00\xff").decode()}}
+    assert decode(encode_record(8, entry("bin", b"\x00\xff"))) == \
+        {"data": {"bin": base64.b64encode(b"\x00\xff").decode()}}
     assert decode(encode_record(9, entry("cpu", encode_record(1, b"500m")))) == {"limits": {"cpu": "500m"}}
     assert decode(encode_record(7, encode_record(1, b"only-key"))) == {"labels": {"only-key": ""}}
 
