@@ -213,7 +213,7 @@ class Proxier:
 
     async def run(self) -> None:
         """Sync until cancelled; rules stay in place afterwards."""
-        self._loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         thread = threading.Thread(target=self._watch_docker, name="docker-events", daemon=True)
         try:
             await self.services.start()
@@ -223,7 +223,12 @@ class Proxier:
             next_resync = time.monotonic() + self.config.sync_period
             while True:
                 self._wake.clear()  # before syncing: a change during the sync wakes the next
-                await self.sync()
+                try:
+                    await self.sync()
+                except Exception as exc:  # Docker unreachable, say: keep the loop, retry
+                    log.warning("sync failed: %s; retrying", exc, exc_info=exc)
+                    self._relist = True
+                    loop.call_later(_RETRY_AFTER, self.request_sync)
                 try:
                     await asyncio.wait_for(self._wake.wait(),
                                            max(0.0, next_resync - time.monotonic()))
