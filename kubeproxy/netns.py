@@ -95,13 +95,18 @@ class SandboxSource:
         return {sandbox.id: sandbox for sandbox in found if sandbox is not None}
 
     def events(self) -> Iterator[tuple[str, str]]:
-        """Blocking: ``(action, container id)`` for sandboxes starting and dying.
+        """Blocking: subscribe now, then ``(action, container id)`` of sandboxes starting and dying.
 
-        Run it on a thread of its own; ``close`` ends it.
+        The subscription exists when this returns, so a listing made afterwards
+        misses nothing.  Iterate on a thread of its own; ``close`` ends it.
         """
         self._stream = self.client.api.events(decode=True, filters={
             "type": "container", "event": list(_EVENTS), "label": self._labels})
-        for event in self._stream:
+        return self._parse(self._stream)
+
+    @staticmethod
+    def _parse(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+        for event in stream:
             action = str(event.get("Action") or event.get("status") or "")
             container = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
             if action in _EVENTS and container:

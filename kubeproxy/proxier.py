@@ -127,7 +127,10 @@ class Proxier:
         assert loop is not None
         while not self._stopping.is_set():
             try:
-                for action, container_id in self.source.events():
+                events = self.source.events()
+                # Subscribed: a listing from now on cannot miss a sandbox.
+                loop.call_soon_threadsafe(self._relist_soon)
+                for action, container_id in events:
                     loop.call_soon_threadsafe(self._sandbox_event, action, container_id)
             except Exception as exc:
                 if self._stopping.is_set():
@@ -135,7 +138,6 @@ class Proxier:
                 log.warning("docker event stream broke: %s; reconnecting", exc)
             if not self._stopping.is_set():
                 time.sleep(1.0)
-                loop.call_soon_threadsafe(self._relist_soon)
 
     # -- syncing -------------------------------------------------------------------------
 
