@@ -202,17 +202,21 @@ def test_kubectl_cp_both_ways(pods: Pods, tmp_path: Path) -> None:
     assert back.read_bytes() == source.read_bytes()
 
 
-def test_kubectl_exec_with_a_terminal(pods: Pods) -> None:
+@pytest.mark.parametrize("program", [KUBECTL, K8PY], ids=["kubectl", "k8py"])
+def test_exec_with_a_terminal(pods: Pods, program: str) -> None:
     master, slave = pty.openpty()
-    proc = subprocess.Popen([KUBECTL, "--kubeconfig", pods.kubeconfig, "-n", pods.ns, "exec",
+    proc = subprocess.Popen([program, "--kubeconfig", pods.kubeconfig, "-n", pods.ns, "exec",
                              "-it", "shell", "--", "sh"],
-                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True, cwd=ROOT)
     os.close(slave)
     output = b""
+    typed = False
     try:
-        os.write(master, b"echo hi-$((40+2)); exit 3\n")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if not typed and b"#" in output:  # type at the shell's prompt, as a person would
+                os.write(master, b"echo hi-$((40+2)); exit 3\n")
+                typed = True
             ready, _, _ = select.select([master], [], [], 0.5)
             if ready:
                 try:
