@@ -22,7 +22,7 @@ from cli.streaming import (
     Selection, container_names, default_container, parse_resource_arg, pick_pod, select_pod,
 )
 from machinery.client import ApiClient
-from machinery.resources import by_plural
+from machinery.resources import Resource, by_plural
 from tests.machinery.client_fakeapi import FakeApiServer
 
 Obj = dict[str, Any]
@@ -67,7 +67,7 @@ def test_restarts_decide_differently_for_logs_and_exec() -> None:
 
 
 def test_default_container_follows_the_annotation_and_says_so() -> None:
-    multi = {"metadata": {"name": "p"},
+    multi: Obj = {"metadata": {"name": "p"},
              "spec": {"containers": [{"name": "a"}, {"name": "b"}], "initContainers": [{"name": "i"}]}}
     heard: list[str] = []
     assert default_container(multi, heard.append) == "a"
@@ -87,18 +87,24 @@ def test_resource_arguments() -> None:
         parse_resource_arg("deploy/")
 
 
+def resource(group: str, plural: str) -> Resource:
+    found = by_plural(group, "v1", plural)
+    assert found is not None
+    return found
+
+
 @pytest.fixture
 def ctx() -> Context:
     server = FakeApiServer()
-    server.put(by_plural("", "v1", "pods"), pod("web-old", labels={"app": "web"}))
-    server.put(by_plural("", "v1", "pods"), pod("web-new", created="2025-03-01T00:00:00Z"))
-    server.put(by_plural("", "v1", "pods"), pod("other", labels={"app": "other"}))
-    server.put(by_plural("", "v1", "services"), {
+    server.put(resource("", "pods"), pod("web-old", labels={"app": "web"}))
+    server.put(resource("", "pods"), pod("web-new", created="2025-03-01T00:00:00Z"))
+    server.put(resource("", "pods"), pod("other", labels={"app": "other"}))
+    server.put(resource("", "services"), {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
         "spec": {"selector": {"app": "web"}, "ports": [
             {"name": "web", "port": 80, "targetPort": "http"},
             {"name": "admin", "port": 9000, "targetPort": 9090}, {"port": 7000}]}})
-    server.put(by_plural("apps", "v1", "deployments"), {
+    server.put(resource("apps", "deployments"), {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}}})
