@@ -22,7 +22,8 @@ as JSON, so defaulting and validation cannot tell the two encodings apart.
 Nested messages appear in JSON whenever they are on the wire (Go marshals a
 struct even when empty), and a zero ``Time`` becomes ``null`` as it does in
 Go. A field number missing from a table is skipped when its value is zero
-(Go always writes those) and refused otherwise, so a value is never lost.
+or a message of zeros (Go always writes those) and refused otherwise, so a
+value is never lost.
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ class _Decoder:
         for record in iter_records(data):
             entry = table.get(record.number)
             if entry is None:
-                if record.value in (0, b""):
+                if _all_zero(record.value):
                     continue
                 raise UnsupportedProtobuf(
                     f"{name} field {record.number} is not supported in protobuf; send JSON instead")
@@ -252,6 +253,18 @@ class _Decoder:
                 else:
                     out[json_name] = value
         return out
+
+
+def _all_zero(value: int | bytes) -> bool:
+    """A zero number, empty bytes, or a message of nothing but zeros (Go writes those for unset structs)."""
+    if not value:
+        return True
+    if isinstance(value, int):
+        return False
+    try:
+        return all(_all_zero(record.value) for record in iter_records(value))
+    except ProtobufError:
+        return False
 
 
 def _packed_varints(number: int, data: bytes) -> list[Record]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..decode import Message
-from . import containers, core, meta, networking, pods, policy, rbac, volumes, workloads
+from . import auth, containers, core, meta, networking, pods, policy, rbac, volumes, workloads
 
 __all__ = ["MESSAGES", "KINDS"]
 
-_AREAS: tuple[ModuleType, ...] = (meta, core, pods, containers, volumes, workloads, networking, policy, rbac)
+_AREAS: tuple[ModuleType, ...] = (meta, core, pods, containers, volumes, workloads, networking, policy, rbac, auth)
 
 
 def _merge() -> tuple[dict[str, Message], dict[tuple[str, str], str]]:

@@ -1,10 +1,9 @@
-"""Tables for ``rbac.authorization.k8s.io/v1`` and the ``TokenRequest`` of ``create token``.
+"""Tables for ``rbac.authorization.k8s.io/v1`` roles and bindings.
 
 Observed with ``kubectl create role|clusterrole --verb --resource
 --resource-name --non-resource-url``, ``create clusterrole
 --aggregation-rule``, ``create rolebinding|clusterrolebinding --user --group
---serviceaccount`` and ``create token --audience --duration
---bound-object-kind --bound-object-name --bound-object-uid``.
+--serviceaccount``.
 """
 
 from __future__ import annotations
@@ -56,23 +55,6 @@ MESSAGES: dict[str, Message] = {
         2: ("kind", "string"),
         3: ("name", "string"),
     },
-    "TokenRequest": {
-        1: ("metadata", "ObjectMeta"),
-        2: ("spec", "TokenRequestSpec"),
-        3: ("status", "TokenRequestStatus"),
-    },
-    "TokenRequestSpec": {
-        1: ("audiences", "[]string"),
-        3: ("boundObjectRef", "BoundObjectReference"),
-        4: ("expirationSeconds", "*int64"),
-    },
-    "BoundObjectReference": {
-        1: ("kind", "string"),
-        2: ("apiVersion", "string"),
-        3: ("name", "string"),
-        4: ("uid", "string"),
-    },
-    "TokenRequestStatus": {},
 }
 
 KINDS: dict[tuple[str, str], str] = {
@@ -80,5 +62,4 @@ KINDS: dict[tuple[str, str], str] = {
     (_RBAC, "ClusterRole"): "ClusterRole",
     (_RBAC, "RoleBinding"): "RoleBinding",
     (_RBAC, "ClusterRoleBinding"): "ClusterRoleBinding",
-    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
 }

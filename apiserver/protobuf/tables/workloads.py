@@ -1,10 +1,11 @@
-"""Tables for ``apps/v1`` Deployments and ``batch/v1`` Jobs and CronJobs.
+"""Tables for ``apps/v1`` Deployments, ``batch/v1`` Jobs and CronJobs, ``autoscaling/v1`` HPAs.
 
 Observed with ``kubectl create deployment --image --replicas --port``
 (``--replicas=0`` shows ``replicas`` is written even when zero, as the Go
 pointer it is), ``create job`` and ``create cronjob --schedule --restart``;
 the rest of ``JobSpec`` through ``create job --from=cronjob/<name>`` from a
-CronJob that sets every field (see :mod:`.containers`).
+CronJob that sets every field (see :mod:`.containers`); the autoscaler
+with ``kubectl autoscale --min --max --cpu-percent``.
 """
 
 from __future__ import annotations
@@ -86,10 +87,28 @@ MESSAGES: dict[str, Message] = {
         2: ("spec", "JobSpec"),
     },
     "CronJobStatus": {},
+    "HorizontalPodAutoscaler": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "HorizontalPodAutoscalerSpec"),
+        3: ("status", "HorizontalPodAutoscalerStatus"),
+    },
+    "HorizontalPodAutoscalerSpec": {
+        1: ("scaleTargetRef", "CrossVersionObjectReference"),
+        2: ("minReplicas", "*int32"),
+        3: ("maxReplicas", "*int32"),
+        4: ("targetCPUUtilizationPercentage", "*int32"),
+    },
+    "CrossVersionObjectReference": {
+        1: ("kind", "string"),
+        2: ("name", "string"),
+        3: ("apiVersion", "string"),
+    },
+    "HorizontalPodAutoscalerStatus": {},
 }
 
 KINDS: dict[tuple[str, str], str] = {
     ("apps/v1", "Deployment"): "Deployment",
     ("batch/v1", "Job"): "Job",
     ("batch/v1", "CronJob"): "CronJob",
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): "HorizontalPodAutoscaler",
 }

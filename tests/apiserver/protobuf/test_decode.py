@@ -123,9 +123,13 @@ def test_double_and_bytes() -> None:
 
 
 def test_unknown_fields_are_skipped_only_when_zero() -> None:
-    assert decode(encode_record(99, 0), encode_record(98, b""), encode_record(1, b"x")) == {"name": "x"}
+    zeros = encode_record(1, b"") + encode_record(2, encode_record(1, 0))
+    assert decode(encode_record(99, 0), encode_record(98, b""), encode_record(97, zeros), encode_record(1, b"x")) == \
+        {"name": "x"}
     with pytest.raises(UnsupportedProtobuf, match="Thing field 99"):
         decode(encode_record(99, 7))
+    with pytest.raises(UnsupportedProtobuf, match="Thing field 97"):
+        decode(encode_record(97, encode_record(2, encode_record(1, b"set"))))
 
 
 def test_unknown_message_and_type_mismatches() -> None:
