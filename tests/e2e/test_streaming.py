@@ -9,13 +9,16 @@ removed by label afterwards, pass or fail.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import select
 import shutil
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -205,6 +208,7 @@ def test_kubectl_cp_both_ways(pods: Pods, tmp_path: Path) -> None:
 @pytest.mark.parametrize("program", [KUBECTL, K8PY], ids=["kubectl", "k8py"])
 def test_exec_with_a_terminal(pods: Pods, program: str) -> None:
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
     proc = subprocess.Popen([program, "--kubeconfig", pods.kubeconfig, "-n", pods.ns, "exec",
                              "-it", "shell", "--", "sh"],
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True, cwd=ROOT)
@@ -215,7 +219,7 @@ def test_exec_with_a_terminal(pods: Pods, program: str) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if not typed and b"#" in output:  # type at the shell's prompt, as a person would
-                os.write(master, b"echo hi-$((40+2)); exit 3\n")
+                os.write(master, b"stty size; echo hi-$((40+2)); exit 3\n")
                 typed = True
             ready, _, _ = select.select([master], [], [], 0.5)
             if ready:
@@ -234,6 +238,7 @@ def test_exec_with_a_terminal(pods: Pods, program: str) -> None:
             proc.kill()
         os.close(master)
     assert b"hi-42" in output, output
+    assert b"33 101" in output, output  # the terminal's size reached the remote one
     assert code == 3, output
 
 
