@@ -1,8 +1,11 @@
 """Kubernetes protobuf request bodies, decoded into the JSON dicts the server stores.
 
 kubectl 1.32 sends ``application/vnd.kubernetes.protobuf`` whenever it
-writes through a typed client: every ``kubectl create <generator>``, ``create
-token`` and a few others. :func:`decode_object` opens the envelope
+writes through a typed client: every ``kubectl create <generator>`` (and
+``create job --from``, ``create token``), ``debug --copy-to`` and ``debug
+node/...``, ``autoscale``, ``auth can-i`` and ``auth whoami``. It accepts
+JSON back (its Accept header lists ``application/json``), so replies stay
+JSON. :func:`decode_object` opens the envelope
 (:mod:`.envelope`), finds the message table for the object's kind
 (:mod:`.tables`) and decodes it (:mod:`.decode`) into exactly what the same
 object would have been as JSON, so everything after ``read_body`` is
