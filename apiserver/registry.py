@@ -315,38 +315,49 @@ class Registry:
     async def patch(self, resource: Resource, namespace: str | None, name: str, patch: Any, patch_type: str,
                     opts: WriteOptions, *, subresource: str | None = None) -> Obj:
         kind_schema = self._kind_schema(resource)
-        for attempt in range(8):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0
+        attempt = 0
+        while True:
+            attempt += 1
             current = await self.storage.get(self.key(resource, namespace, name))
-            if patch_type == "apply":
-                return await self._apply(resource, namespace, name, patch, current, opts, subresource)
-            if current is None:
-                raise self.not_found(resource, name)
-            base = _copy(current)
-            if patch_type == "json":
-                patched = patching.apply_json_patch(base, patch)
-            elif patch_type == "merge":
-                patched = patching.apply_merge_patch(base, patch)
-            elif patch_type == "strategic":
-                patched = patching.apply_strategic_merge_patch(base, patch, kind_schema)
-            else:
-                raise errors.UnsupportedMediaType(f"the patch type {patch_type} is not supported")
-            if not isinstance(patched, dict):
-                raise errors.BadRequest("the patch did not produce an object")
-            patched.setdefault("metadata", {})
-            if not isinstance(patched["metadata"], dict):
-                raise errors.BadRequest("metadata must be an object")
-            pinned = patched["metadata"].get("resourceVersion")
-            if pinned is None:
-                patched["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            pinned: Any = None
             try:
+                if patch_type == "apply":
+                    return await self._apply(resource, namespace, name, patch, current, opts, subresource)
+                if current is None:
+                    raise self.not_found(resource, name)
+                patched = self._patched(current, patch, patch_type, kind_schema)
+                pinned = patched["metadata"].get("resourceVersion")
+                if pinned is None:
+                    patched["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
                 return await self.update(resource, namespace, name, patched, opts, subresource=subresource,
                                          current=current)
             except errors.Conflict as exc:
-                # Patches carry no precondition unless they set one: retry on races.
-                if pinned is not None or "allocated" in exc.message or attempt == 7:
+                # A patch carries no precondition unless it sets one, so a race with another
+                # writer is retried on fresh state, as kube-apiserver's GuaranteedUpdate does.
+                if (pinned is not None or "allocated" in exc.message or exc.causes
+                        or loop.time() > deadline):
                     raise
-                await asyncio.sleep(0.005 * (attempt + 1))
-        raise self.conflict(resource, name)
+                await asyncio.sleep(min(0.002 * attempt, 0.05))
+
+    @staticmethod
+    def _patched(current: Obj, patch: Any, patch_type: str, kind_schema: dict[str, Any] | None) -> Obj:
+        base = _copy(current)
+        if patch_type == "json":
+            patched = patching.apply_json_patch(base, patch)
+        elif patch_type == "merge":
+            patched = patching.apply_merge_patch(base, patch)
+        elif patch_type == "strategic":
+            patched = patching.apply_strategic_merge_patch(base, patch, kind_schema)
+        else:
+            raise errors.UnsupportedMediaType(f"the patch type {patch_type} is not supported")
+        if not isinstance(patched, dict):
+            raise errors.BadRequest("the patch did not produce an object")
+        patched.setdefault("metadata", {})
+        if not isinstance(patched["metadata"], dict):
+            raise errors.BadRequest("metadata must be an object")
+        return patched
 
     async def _apply(self, resource: Resource, namespace: str | None, name: str, applied: Any,
                      current: Obj | None, opts: WriteOptions, subresource: str | None) -> Obj:

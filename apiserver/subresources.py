@@ -7,6 +7,7 @@ attach, portforward, proxy) are forwarded to the node's kubelet by
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -125,7 +126,9 @@ class Subresources:
         if method == "PATCH":
             ptype = patch_type_or_415(request)
         body = await read_body(request, patch=method == "PATCH")
-        for _ in range(8):
+        for attempt in range(200):
+            if attempt:
+                await asyncio.sleep(min(0.002 * attempt, 0.05))  # another writer won the race
             current = await reg.get(r, t.namespace, t.name)
             scale = _scale_of(current)
             if method == "PUT":
