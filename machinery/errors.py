@@ -106,8 +106,8 @@ class ApiError(Exception):
             details["causes"] = self.causes
         if self.retry_after is not None:
             details["retryAfterSeconds"] = self.retry_after
-        if details:
-            status["details"] = details
+        # Kubernetes always sends details (kubectl dereferences it, e.g. in debug).
+        status["details"] = details
         return status
 
     def __repr__(self) -> str:

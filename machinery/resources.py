@@ -105,6 +105,19 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
     # storage.k8s.io/v1
     Resource("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",)),
+    # Stored and served so manifests and `kubectl create` work; k8py does not enforce
+    # quotas, RBAC or disruption budgets (there is no authorization layer).
+    Resource("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",), (), ("status",), has_status=True),
+    Resource("", "v1", "LimitRange", "limitranges", True, ("limits",)),
+    Resource("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
+    Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",), (), ("status",),
+             has_status=True),
+    Resource("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ("hpa",), _ALL,
+             ("status",), has_status=True),
+    Resource("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    Resource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
 )
 
 _BY_GVR: dict[tuple[str, str, str], Resource] = {
