@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -176,6 +175,8 @@ class Supervisor:
 
 def check(state_file: str) -> int:
     """Healthcheck: every URL the running agent recorded answers 200."""
+    import urllib.request  # here only: the long-running supervisor stays small
+
     try:
         urls = Path(state_file).read_text().split()
         for url in urls:
