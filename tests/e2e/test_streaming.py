@@ -346,6 +346,18 @@ def test_k8py_logs_exec_and_port_forward(pods: Pods) -> None:
     assert re.fullmatch(rb"line \d+\n", pods.k8py("logs", "pod/ticker", "--tail", "1").stdout)
     both = pods.k8py("logs", "web", "--all-containers", "--prefix", "--tail", "1")
     assert both.returncode == 0, both.stderr
+    # (the "local" container may have logged nothing yet: python buffers its stdout)
+    assert re.fullmatch(rb"\[pod/web/web\] [^\n]+\n(\[pod/web/local\] [^\n]+\n)?", both.stdout)
+    follow = subprocess.Popen([K8PY, "--kubeconfig", pods.kubeconfig, "-n", pods.ns, "logs",
+                               "-f", "--tail=1", "ticker"],
+                              stdout=subprocess.PIPE, cwd=ROOT)
+    try:
+        assert follow.stdout is not None
+        numbers = [int(follow.stdout.readline().split()[1]) for _ in range(3)]
+    finally:
+        follow.terminate()
+        follow.wait(10)
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
 
     done = pods.k8py("exec", "shell", "--", "sh", "-c", "cat; echo err >&2; exit 4",
                      input=b"via k8py\n")
