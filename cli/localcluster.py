@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -121,7 +122,8 @@ class LocalCluster:
         states: dict[str, list[str]] = {}
         for row in sorted(rows):
             service, state, status = (row.split("\t") + ["", ""])[:3]
-            health = status[status.find("(") + 1:status.find(")")] if "(" in status else ""
+            found = re.search(r"\((healthy|unhealthy|health: starting)\)", status)
+            health = found.group(1) if found else ""
             states.setdefault(service, []).append(f"{state} ({health})" if health else state)
         return states
 

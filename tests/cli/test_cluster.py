@@ -1,0 +1,112 @@
+"""``k8py cluster``: the decisions it takes without a cluster (images, readiness, cleanup)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli import cluster, localcluster
+from cli.errors import CliError
+from cli.localcluster import LocalCluster, find_repo
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _node(name: str, ready: str) -> dict[str, Any]:
+    return {"metadata": {"name": name},
+            "status": {"conditions": [{"type": "MemoryPressure", "status": "False"},
+                                      {"type": "Ready", "status": ready}]}}
+
+
+def test_ready_nodes_counts_only_the_wanted_replicas() -> None:
+    nodes = [_node("node-1", "True"), _node("node-2", "Unknown"), _node("node-3", "True"),
+             _node("node-4", "True"), _node("laptop", "True")]
+    assert cluster.ready_nodes(nodes, 3) == ["node-1", "node-3"]
+    assert cluster.ready_nodes(nodes, 1) == ["node-1"]
+
+
+class _Images(LocalCluster):
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(ROOT)
+        self.missing = missing
+        self.built = 0
+
+    def missing_images(self, images: tuple[str, ...] = localcluster.NODE_IMAGES) -> list[str]:
+        return list(self.missing)
+
+    def build_images(self) -> None:
+        self.built += 1
+
+
+@pytest.mark.parametrize("build, missing, builds", [
+    (None, [], 0),                      # default: images there, nothing to do
+    (None, ["k8py/pause:3.10"], 1),     # default: build what is missing
+    (True, [], 1),                      # --build: let build.sh rebuild what changed
+])
+def test_images_are_built_only_when_missing_or_asked(build: bool | None, missing: list[str],
+                                                     builds: int, capsys: Any) -> None:
+    images = _Images(missing)
+    cluster._ensure_images(images, build, open("/dev/null", "w"))
+    assert images.built == builds
+
+
+def test_no_build_refuses_missing_images() -> None:
+    images = _Images(["k8py/k8py:dev"])
+    with pytest.raises(CliError, match="missing images: k8py/k8py:dev"):
+        cluster._ensure_images(images, False, open("/dev/null", "w"))
+    assert images.built == 0
+
+
+def test_outside_a_checkout_the_compose_file_and_builds_are_refused() -> None:
+    outside = LocalCluster(None)
+    with pytest.raises(CliError, match="K8PY_ROOT"):
+        outside.compose_file()
+    with pytest.raises(CliError, match="outside a k8py source checkout"):
+        outside.build_images()
+
+
+def test_repo_found_from_the_package_or_k8py_root(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.delenv("K8PY_ROOT", raising=False)
+    assert find_repo() == ROOT
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    monkeypatch.setenv("K8PY_ROOT", str(tmp_path))
+    assert find_repo() == tmp_path
+
+
+def test_compose_project_name_from_the_environment(monkeypatch: Any) -> None:
+    monkeypatch.delenv("K8PY_COMPOSE_PROJECT", raising=False)
+    assert LocalCluster.discover().project == "k8py"
+    monkeypatch.setenv("K8PY_COMPOSE_PROJECT", "k8py-other")
+    assert LocalCluster.discover().project == "k8py-other"
+
+
+def test_service_states_from_docker_ps(monkeypatch: Any) -> None:
+    rows = ("node\trunning\tUp 3 minutes (healthy)\n"
+            "apiserver\trunning\tUp 3 minutes (healthy)\n"
+            "node\texited\tExited (0) 5 seconds ago\n"
+            "dns\trunning\tUp 2 seconds (health: starting)\n")
+    seen: list[list[str]] = []
+
+    def fake_run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        seen.append(argv)
+        return subprocess.CompletedProcess(argv, 0, rows, "")
+
+    monkeypatch.setattr(localcluster, "_run", fake_run)
+    states = LocalCluster(ROOT, "k8py-x").services()
+    assert states == {"apiserver": ["running (healthy)"],
+                      "dns": ["running (health: starting)"],
+                      "node": ["exited", "running (healthy)"]}
+    assert "label=com.docker.compose.project=k8py-x" in seen[0]
+
+
+def test_pod_data_is_emptied_but_kept(tmp_path: Path, monkeypatch: Any) -> None:
+    data = tmp_path / "kubelet"
+    (data / "node-1" / "pods" / "uid" / "volumes").mkdir(parents=True)
+    (data / "node-1" / "pods" / "uid" / "volumes" / "file").write_text("x")
+    (data / "stray").write_text("y")
+    monkeypatch.setattr(localcluster, "POD_DATA", data)
+    LocalCluster.remove_pod_data()
+    assert data.is_dir() and not list(data.iterdir())
