@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -47,16 +48,18 @@ class _Images(LocalCluster):
     (True, [], 1),                      # --build: let build.sh rebuild what changed
 ])
 def test_images_are_built_only_when_missing_or_asked(build: bool | None, missing: list[str],
-                                                     builds: int, capsys: Any) -> None:
+                                                     builds: int) -> None:
     images = _Images(missing)
-    cluster._ensure_images(images, build, open("/dev/null", "w"))
+    out = io.StringIO()
+    cluster._ensure_images(images, build, out)
     assert images.built == builds
+    assert ("Building images" in out.getvalue()) == bool(missing)
 
 
 def test_no_build_refuses_missing_images() -> None:
     images = _Images(["k8py/k8py:dev"])
     with pytest.raises(CliError, match="missing images: k8py/k8py:dev"):
-        cluster._ensure_images(images, False, open("/dev/null", "w"))
+        cluster._ensure_images(images, False, io.StringIO())
     assert images.built == 0
 
 
