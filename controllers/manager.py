@@ -32,6 +32,7 @@ __all__ = [
     "Controller",
     "ControllerContext",
     "ControllerSpec",
+    "ControllerFlag",
     "CONTROLLERS",
     "add_controller_flags",
     "select_controllers",
@@ -63,11 +64,22 @@ class ControllerContext:
 
 
 @dataclass(frozen=True)
+class ControllerFlag:
+    """A setting of one controller, read back with ``ctx.option(<name with underscores>)``."""
+
+    name: str
+    default: Any
+    type: Callable[[str], Any]
+    help: str
+
+
+@dataclass(frozen=True)
 class ControllerSpec:
     """One row of the table.
 
     ``target`` is ``"module:Class"``; ``workers_flag`` (without dashes) becomes a
-    ``--<flag>`` option with a ``K8PY_<FLAG>`` env fallback.
+    ``--<flag>`` option with a ``K8PY_<FLAG>`` env fallback, and so does each of
+    ``flags``.
     """
 
     name: str
@@ -75,6 +87,7 @@ class ControllerSpec:
     workers_flag: str
     default_workers: int = 5
     enabled_by_default: bool = True
+    flags: tuple[ControllerFlag, ...] = ()
 
     @property
     def workers_dest(self) -> str:
@@ -106,6 +119,12 @@ CONTROLLERS: list[ControllerSpec] = [
                    "concurrent-service-endpoint-syncs", 5),
     ControllerSpec("servicelb", "controllers.servicelb:ServiceLBController",
                    "concurrent-service-syncs", 1),
+    ControllerSpec("job", "controllers.job:JobController", "concurrent-job-syncs", 5, flags=(
+        ControllerFlag("job-pod-failure-backoff", 10.0, float,
+                       "seconds a Job waits after its first pod failure (doubling, at most "
+                       "6 minutes)"),)),
+    ControllerSpec("ttl-after-finished", "controllers.job:TTLAfterFinishedController",
+                   "concurrent-ttl-after-finished-syncs", 5),
 ]
 
 
@@ -118,6 +137,11 @@ def add_controller_flags(parser: argparse.ArgumentParser,
               f"known: {', '.join(s.name for s in rows)}")
     seen: set[str] = set()
     for spec in rows:
+        for extra in spec.flags:
+            if extra.name not in seen:
+                seen.add(extra.name)
+                flag(parser, f"--{extra.name}", env="K8PY_" + extra.name.replace("-", "_").upper(),
+                     default=extra.default, type=extra.type, help=extra.help)
         if spec.workers_flag in seen:
             continue
         seen.add(spec.workers_flag)
