@@ -92,6 +92,10 @@ class KubeletProxy:
     async def http(self, request: Request, t: "Target") -> Response:
         if t.subresource != "log" or request.method != "GET":
             if t.subresource in ("exec", "attach", "portforward"):
+                # kubectl retries a refused WebSocket over SPDY: report what is really
+                # wrong (a missing pod, say) before the protocol complaint.
+                assert t.name is not None
+                await self.server.registry.get(t.resource, t.namespace, t.name)
                 raise errors.BadRequest(f"{t.subresource} requires a WebSocket upgrade "
                                         "(Upgrade: websocket with a channel.k8s.io subprotocol)")
             raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")

@@ -94,7 +94,8 @@ def _raw_terminal(stream: IO[bytes], enabled: bool) -> Any:
     saved = termios.tcgetattr(fd) if fd >= 0 else None
     try:
         if saved is not None:
-            tty_module.setraw(fd)
+            # TCSANOW keeps what the user typed ahead; the default would discard it.
+            tty_module.setraw(fd, termios.TCSANOW)
         yield
     finally:
         if saved is not None:
