@@ -82,15 +82,17 @@ def measure(nodes: int, settle: float) -> dict[str, str]:
         per_node = []
         for container in _containers("node"):
             procs = processes(container)
-            agents = [pid for pid, args in procs
-                      if " -m kubelet " in f"{args} " or " -m kubeproxy " in f"{args} "]
-            per_node.append((rss_mb(agents), rss_mb([pid for pid, _ in procs])))
+            kubelet = [pid for pid, args in procs if " -m kubelet " in f"{args} "]
+            proxy = [pid for pid, args in procs if " -m kubeproxy " in f"{args} "]
+            per_node.append((rss_mb(kubelet + proxy), rss_mb([pid for pid, _ in procs]),
+                             rss_mb(kubelet), rss_mb(proxy)))
         etcd = [pid for c in _containers("etcd") for pid, _ in processes(c)]
         addons = [pid for s in ("dns", "ingress") for c in _containers(s) for pid, _ in processes(c)]
-        agents_mb, node_mb = max(per_node)
+        agents_mb, node_mb, kubelet_mb, proxy_mb = max(per_node)
         return {"nodes": str(nodes), "up": f"{up:.1f}s",
                 "control_plane_rss": f"{rss_mb(control):.0f}MB",
-                "node_agents_rss": f"{agents_mb:.0f}MB", "node_rss": f"{node_mb:.0f}MB",
+                "node_agents_rss": f"{agents_mb:.0f}MB", "kubelet_rss": f"{kubelet_mb:.0f}MB",
+                "kube_proxy_rss": f"{proxy_mb:.0f}MB", "node_rss": f"{node_mb:.0f}MB",
                 "etcd_rss": f"{rss_mb(etcd):.0f}MB", "dns_ingress_rss": f"{rss_mb(addons):.0f}MB"}
     finally:
         subprocess.run([K8PY, "cluster", "down", "--kubeconfig", str(kubeconfig)], env=env,
