@@ -24,6 +24,7 @@ from controllers.base import (
     object_of,
 )
 from controllers.manager import ControllerContext
+from controllers.owners import owners_selecting, resolve_controller_ref
 from controllers.podranking import pods_to_delete
 from controllers.refmanager import ControllerRefManager, recheck_owner
 from machinery import errors
@@ -135,23 +136,7 @@ class ReplicaSetController(QueueController):
         self.queue.add(key)
 
     def _resolve(self, namespace: str | None, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != "ReplicaSet":
-            return None
-        rs = self.rs_informer.get(f"{namespace}/{ref.get('name')}")
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return rs
-
-    def _matching_replicasets(self, pod: Obj) -> list[Obj]:
-        found = []
-        for rs in self.rs_informer.list(pod["metadata"].get("namespace")):
-            try:
-                selector = label_selector_from_dict((rs.get("spec") or {}).get("selector"))
-            except errors.Invalid:
-                continue
-            if not selector.empty and selector.matches(labels(pod)):
-                found.append(rs)
-        return found
+        return resolve_controller_ref(self.rs_informer, "ReplicaSet", namespace, ref)
 
     def _pod_added(self, pod: Obj) -> None:
         if is_being_deleted(pod):
@@ -163,7 +148,7 @@ class ReplicaSetController(QueueController):
             self.enqueue(rs)
             return
         if get_controller_of(pod) is None:
-            for candidate in self._matching_replicasets(pod):
+            for candidate in owners_selecting(self.rs_informer, pod):
                 self.enqueue(candidate)
 
     def _pod_updated(self, old: Obj, cur: Obj) -> None:
@@ -192,7 +177,7 @@ class ReplicaSetController(QueueController):
                 self.enqueue_after(rs, min_ready + 1)
             return
         if labels_changed or ref_changed:
-            for candidate in self._matching_replicasets(cur):
+            for candidate in owners_selecting(self.rs_informer, cur):
                 self.enqueue(candidate)
 
     def _pod_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:

@@ -17,12 +17,12 @@ from controllers.deployment.recreate import Recreate
 from controllers.deployment.rollback import Rollback, rollback_target
 from controllers.deployment.rolling import RollingUpdate
 from controllers.manager import ControllerContext
+from controllers.owners import owners_selecting, resolve_controller_ref
 from machinery import errors
 from machinery.events import WARNING
 from machinery.informer import DeletedFinalStateUnknown
 from machinery.meta import deepcopy_json, get_controller_of, is_being_deleted, labels
 from machinery.reconciler import Requeue
-from machinery.selectors import label_selector_from_dict
 
 __all__ = ["DeploymentController", "SELECTING_ALL"]
 
@@ -52,23 +52,7 @@ class DeploymentController(RollingUpdate, Recreate, Rollback, QueueController):
     # -- handlers -------------------------------------------------------------------
 
     def _resolve(self, namespace: str | None, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != "Deployment":
-            return None
-        d = self.d_informer.get(f"{namespace}/{ref.get('name')}")
-        if d is None or d["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return d
-
-    def _deployments_matching(self, rs: Obj) -> list[Obj]:
-        found = []
-        for d in self.d_informer.list(rs["metadata"].get("namespace")):
-            try:
-                selector = label_selector_from_dict((d.get("spec") or {}).get("selector"))
-            except errors.Invalid:
-                continue
-            if not selector.empty and selector.matches(labels(rs)):
-                found.append(d)
-        return found
+        return resolve_controller_ref(self.d_informer, "Deployment", namespace, ref)
 
     def _rs_added(self, rs: Obj) -> None:
         if is_being_deleted(rs):
@@ -80,7 +64,7 @@ class DeploymentController(RollingUpdate, Recreate, Rollback, QueueController):
             if d is not None:
                 self.enqueue(d)
             return
-        for d in self._deployments_matching(rs):
+        for d in owners_selecting(self.d_informer, rs):
             self.enqueue(d)
 
     def _rs_updated(self, old: Obj, cur: Obj) -> None:
@@ -99,7 +83,7 @@ class DeploymentController(RollingUpdate, Recreate, Rollback, QueueController):
                 self.enqueue(d)
             return
         if ref_changed or labels(old) != labels(cur):
-            for d in self._deployments_matching(cur):
+            for d in owners_selecting(self.d_informer, cur):
                 self.enqueue(d)
 
     def _rs_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
@@ -112,11 +96,9 @@ class DeploymentController(RollingUpdate, Recreate, Rollback, QueueController):
         """Recreate waits for the last old pod to go; nothing else reports that."""
         pod = object_of(obj)
         namespace = pod["metadata"].get("namespace")
-        ref = get_controller_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
-            return
-        rs = self.rs_informer.get(f"{namespace}/{ref.get('name')}")
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
+        rs = resolve_controller_ref(self.rs_informer, "ReplicaSet", namespace,
+                                    get_controller_of(pod))
+        if rs is None:
             return
         d = self._resolve(namespace, get_controller_of(rs))
         if d is not None and not util.is_rolling(d):

@@ -8,7 +8,8 @@ import pytest
 
 MODULES = [
     "controllers.base", "controllers.manager", "controllers.__main__", "controllers.replicaset",
-    "controllers.podranking", "controllers.refmanager", "controllers.deployment",
+    "controllers.podranking", "controllers.refmanager", "controllers.owners",
+    "controllers.deployment",
     "controllers.deployment.controller", "controllers.deployment.sync",
     "controllers.deployment.rolling", "controllers.deployment.recreate",
     "controllers.deployment.rollback", "controllers.deployment.progress",
