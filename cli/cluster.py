@@ -64,11 +64,11 @@ def _kubeconfig_path(args: argparse.Namespace) -> str:
 # -- the API, read without a kubeconfig (there may be none yet) -------------------------------
 
 
-def _list(resource: str, timeout: float = 5.0) -> list[Obj]:
+def _list(resource: str, timeout: float = 5.0, *, group: str = "api/v1") -> list[Obj]:
     import httpx
 
     try:
-        response = httpx.get(f"{SERVER}/api/v1/{resource}", timeout=timeout)
+        response = httpx.get(f"{SERVER}/{group}/{resource}", timeout=timeout)
         response.raise_for_status()
         return list(response.json().get("items") or [])
     except (httpx.HTTPError, ValueError):
@@ -80,9 +80,31 @@ def _is_ready(node: Obj) -> bool:
                for c in (node.get("status") or {}).get("conditions") or [])
 
 
-def ready_nodes(nodes: list[Obj], wanted: int) -> list[str]:
-    """Names among node-1..node-<wanted> that are Ready (other nodes may linger NotReady)."""
+def _renewed_since(leases: list[Obj], since: float) -> set[str]:
+    """Nodes whose kubelet renewed its Lease after ``since`` (epoch seconds)."""
+    from machinery.meta import parse_time
+
+    fresh = set()
+    for lease in leases:
+        renewed = (lease.get("spec") or {}).get("renewTime")
+        try:
+            if renewed and parse_time(str(renewed)).timestamp() >= since:
+                fresh.add(str(lease["metadata"]["name"]))
+        except ValueError:
+            continue
+    return fresh
+
+
+def ready_nodes(nodes: list[Obj], wanted: int, alive: set[str] | None = None) -> list[str]:
+    """Names among node-1..node-<wanted> that are Ready (and, given ``alive``, in it).
+
+    A Node kept in etcd across ``down --keep-data`` still says Ready until the
+    controller manager notices its silence, so ``up`` also asks for a Lease
+    renewed by the kubelet that runs now.
+    """
     names = {f"node-{n}" for n in range(1, wanted + 1)}
+    if alive is not None:
+        names &= alive
     return sorted(str(n["metadata"]["name"]) for n in nodes
                   if n.get("metadata", {}).get("name") in names and _is_ready(n))
 
@@ -111,6 +133,7 @@ def _start_and_wait(cluster: LocalCluster, nodes: int, timeout: float, err: IO[s
     console = Console(file=err)
     columns = (SpinnerColumn(finished_text="[green]✓[/]"), TextColumn("{task.description}"),
                TimeElapsedColumn())
+    since = time.time() - 1.0  # Lease times are this machine's clock, in microseconds
     with Progress(*columns, console=console) as progress:
         step = progress.add_task(f"docker compose -p {cluster.project} up -d --scale node={nodes}", total=1)
         cluster.up(nodes)
@@ -118,10 +141,14 @@ def _start_and_wait(cluster: LocalCluster, nodes: int, timeout: float, err: IO[s
         deadline = time.monotonic() + timeout
         api = progress.add_task(f"API server {SERVER}", total=1)
         nodes_task = progress.add_task(f"nodes Ready 0/{nodes}", total=nodes)
+        ready: list[str] = []
         while True:
             if not progress.tasks[api].finished and http_ok(f"{SERVER}/readyz"):
                 progress.update(api, completed=1)
-            ready = ready_nodes(_list("nodes"), nodes) if progress.tasks[api].finished else []
+            if progress.tasks[api].finished:
+                leases = _list("namespaces/kube-node-lease/leases",
+                               group="apis/coordination.k8s.io/v1")
+                ready = ready_nodes(_list("nodes"), nodes, _renewed_since(leases, since))
             progress.update(nodes_task, completed=len(ready),
                             description=f"nodes Ready {len(ready)}/{nodes}")
             if len(ready) == nodes:

@@ -113,3 +113,14 @@ def test_pod_data_is_emptied_but_kept(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setattr(localcluster, "POD_DATA", data)
     LocalCluster.remove_pod_data()
     assert data.is_dir() and not list(data.iterdir())
+
+
+def test_up_trusts_only_nodes_whose_kubelet_renewed_its_lease_since() -> None:
+    """A Node left Ready in etcd by `down --keep-data` is not taken for a live one."""
+    leases = [{"metadata": {"name": "node-1"}, "spec": {"renewTime": "2030-01-01T00:00:00.000000Z"}},
+              {"metadata": {"name": "node-2"}, "spec": {"renewTime": "2020-01-01T00:00:00.000000Z"}},
+              {"metadata": {"name": "node-3"}, "spec": {}}]
+    alive = cluster._renewed_since(leases, since=1_700_000_000.0)
+    assert alive == {"node-1"}
+    nodes = [_node("node-1", "True"), _node("node-2", "True"), _node("node-3", "True")]
+    assert cluster.ready_nodes(nodes, 3, alive) == ["node-1"]
