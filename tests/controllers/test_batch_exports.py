@@ -1,0 +1,24 @@
+"""Every name the Job and CronJob modules export exists (httpx's exported-members guard)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+MODULES = [
+    "controllers.job", "controllers.job.controller", "controllers.job.decide",
+    "controllers.job.manage", "controllers.job.pods", "controllers.job.tracking",
+    "controllers.job.ttl", "controllers.job.util", "controllers.cronjob",
+    "controllers.cronjob.controller", "controllers.cronjob.schedule",
+    "controllers.cronjob.timing",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_exported_members_exist(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert len(exported) == len(set(exported)), "duplicate names in __all__"
+    for member in exported:
+        assert hasattr(module, member), f"{name}.{member}"
