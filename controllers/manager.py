@@ -125,6 +125,8 @@ CONTROLLERS: list[ControllerSpec] = [
                        "6 minutes)"),)),
     ControllerSpec("ttl-after-finished", "controllers.job:TTLAfterFinishedController",
                    "concurrent-ttl-after-finished-syncs", 5),
+    ControllerSpec("cronjob", "controllers.cronjob:CronJobController",
+                   "concurrent-cron-job-syncs", 5),
 ]
 
 
