@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -27,6 +28,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 __all__ = [
     "flag",
+    "parse_duration",
     "add_common_flags",
     "setup_logging",
     "Health",
@@ -47,6 +49,26 @@ def _parse_bool(text: str) -> bool:
     if lowered in _FALSE:
         return False
     raise ValueError(f"not a boolean: {text!r}")
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from a Go duration (``40s``, ``1m30s``, ``500ms``) or a bare number.
+
+    A flag ``type`` for the durations Kubernetes components take in Go syntax.
+    """
+    value = text.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"invalid duration {text!r}")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
 def flag(parser: argparse.ArgumentParser, name: str, *, env: str, default: object = None,

@@ -15,11 +15,11 @@ import socket
 import sys
 import uuid
 
-from machinery.client import ApiClient
+from machinery.apiflags import add_api_flags, client_from_args
 from machinery.component import Health, add_common_flags, flag, run, serve_health, setup_logging
 from machinery.events import EventBroadcaster
 from machinery.informer import SharedInformerFactory
-from machinery.leaderelection import LeaderElector
+from machinery.leaderflags import add_leader_election_flags, elector_from_args
 from scheduler import metrics
 from scheduler.plugins import build_profile
 from scheduler.scheduler import DEFAULT_SCHEDULER_NAME, Scheduler
@@ -34,32 +34,12 @@ _SYNC_LOG_EVERY = 10.0
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler", description="k8py scheduler: assigns pending pods to nodes")
-    flag(parser, "--kubeconfig", env="KUBECONFIG",
-         help="kubeconfig file to connect with (kubectl's lookup rules when unset)")
-    flag(parser, "--master", env="K8PY_MASTER",
-         help="API server URL; overrides the kubeconfig's server")
+    add_api_flags(parser)
     flag(parser, "--scheduler-name", env="K8PY_SCHEDULER_NAME", default=DEFAULT_SCHEDULER_NAME,
          help="schedule pods whose spec.schedulerName is this")
-    flag(parser, "--leader-elect", env="K8PY_LEADER_ELECT", default=True, type=bool,
-         help="run the loop only while holding the leader Lease")
-    flag(parser, "--leader-elect-lease-duration", env="K8PY_LEADER_ELECT_LEASE_DURATION",
-         default=15.0, type=float, help="seconds a standby waits before taking an unrenewed lease")
-    flag(parser, "--leader-elect-renew-deadline", env="K8PY_LEADER_ELECT_RENEW_DEADLINE",
-         default=10.0, type=float, help="seconds the leader keeps trying to renew before it stops")
-    flag(parser, "--leader-elect-retry-period", env="K8PY_LEADER_ELECT_RETRY_PERIOD",
-         default=2.0, type=float, help="seconds between lease attempts")
-    flag(parser, "--leader-elect-resource-name", env="K8PY_LEADER_ELECT_RESOURCE_NAME",
-         default="kube-scheduler", help="name of the Lease")
-    flag(parser, "--leader-elect-resource-namespace", env="K8PY_LEADER_ELECT_RESOURCE_NAMESPACE",
-         default="kube-system", help="namespace of the Lease")
+    add_leader_election_flags(parser, resource_name="kube-scheduler")
     add_common_flags(parser, health_port=10259)
     return parser
-
-
-def _client(args: argparse.Namespace) -> ApiClient:
-    if args.master:
-        return ApiClient(args.master, user_agent="k8py-scheduler")
-    return ApiClient.from_kubeconfig(args.kubeconfig)
 
 
 async def _wait_for_sync(factory: SharedInformerFactory) -> None:
@@ -69,7 +49,7 @@ async def _wait_for_sync(factory: SharedInformerFactory) -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     identity = f"{socket.gethostname()}_{uuid.uuid4()}"
-    client = _client(args)
+    client = client_from_args(args, "k8py-scheduler")
     informers = SharedInformerFactory(client)
     broadcaster = EventBroadcaster(client)
     scheduler = Scheduler(client, informers, broadcaster.recorder(args.scheduler_name, identity),
@@ -86,11 +66,7 @@ async def serve(args: argparse.Namespace) -> None:
         if not args.leader_elect:
             await scheduler.run()
             return
-        elector = LeaderElector(
-            client, lock_name=lease, lock_namespace=args.leader_elect_resource_namespace,
-            identity=identity, lease_duration=args.leader_elect_lease_duration,
-            renew_deadline=args.leader_elect_renew_deadline,
-            retry_period=args.leader_elect_retry_period, logger=log)
+        elector = elector_from_args(client, args, identity=identity, logger=log)
         metrics.leader.labels(lease).set(0)
         while True:
             log.info("attempting to acquire the leader lease", extra={"identity": identity})

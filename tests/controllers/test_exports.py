@@ -14,7 +14,8 @@ MODULES = [
     "controllers.deployment.rolling", "controllers.deployment.recreate",
     "controllers.deployment.rollback", "controllers.deployment.progress",
     "controllers.deployment.util", "machinery.events", "machinery.expectations",
-    "machinery.slowstart", "machinery.rollout", "cli.rollout", "cli.rolloutstatus",
+    "machinery.slowstart", "machinery.rollout", "machinery.leaderflags", "cli.rollout",
+    "cli.rolloutstatus",
 ]
 
 
