@@ -33,7 +33,7 @@ __all__ = ["main", "build_parser", "run", "invoke", "subcommands", "VerbParser",
 # installation is skipped; an import error inside a present module is not.
 VERB_MODULES = (
     "get", "describe", "create", "apply", "delete", "label", "api_resources",
-    "version", "config", "completion", "rollout", "cluster", "logs", "exec", "portforward",
+    "version", "config", "completion", "rollout", "jobs", "cluster", "logs", "exec", "portforward",
 )
 
 
