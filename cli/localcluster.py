@@ -161,15 +161,18 @@ class LocalCluster:
 
     @staticmethod
     def remove_pod_data() -> None:
-        """Pod volume contents the kubelets wrote (configMaps, secrets, emptyDirs)."""
+        """Pod volume contents the compose nodes wrote (configMaps, secrets, emptyDirs).
+
+        Only the ``node-<n>`` folders: a kubelet run by hand without
+        ``--root-dir`` keeps its pods' files beside them.
+        """
         if not POD_DATA.is_dir():
             return
         for child in POD_DATA.iterdir():
+            if not re.fullmatch(r"node-\d+", child.name) or child.is_symlink():
+                continue
             try:
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
+                shutil.rmtree(child)
             except PermissionError as exc:
                 raise CliError(f"cannot remove {child}: {exc.strerror} (run as root)") from exc
 

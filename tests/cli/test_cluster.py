@@ -105,14 +105,14 @@ def test_service_states_from_docker_ps(monkeypatch: Any) -> None:
     assert "label=com.docker.compose.project=k8py-x" in seen[0]
 
 
-def test_pod_data_is_emptied_but_kept(tmp_path: Path, monkeypatch: Any) -> None:
+def test_pod_data_of_the_compose_nodes_is_removed(tmp_path: Path, monkeypatch: Any) -> None:
     data = tmp_path / "kubelet"
-    (data / "node-1" / "pods" / "uid" / "volumes").mkdir(parents=True)
-    (data / "node-1" / "pods" / "uid" / "volumes" / "file").write_text("x")
-    (data / "stray").write_text("y")
+    for node in ("node-1", "node-12", "laptop"):
+        (data / node / "pods" / "uid" / "volumes").mkdir(parents=True)
+        (data / node / "pods" / "uid" / "volumes" / "file").write_text("x")
     monkeypatch.setattr(localcluster, "POD_DATA", data)
     LocalCluster.remove_pod_data()
-    assert data.is_dir() and not list(data.iterdir())
+    assert [p.name for p in data.iterdir()] == ["laptop"]
 
 
 def test_up_trusts_only_nodes_whose_kubelet_renewed_its_lease_since() -> None:
