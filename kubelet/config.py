@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
          default="10.96.0.0/12", help="service CIDR rejected inside pods unless DNATed")
     flag(parser, "--service-rules-timeout", env="K8PY_SERVICE_RULES_TIMEOUT", default=2.0,
          type=float, help="seconds to wait after a sandbox starts for kube-proxy's service "
-                          "rules in it before starting containers (0: do not wait)")
+                          "rules in it before starting containers, while this node's "
+                          "kube-proxy holds its presence Lease (0: never wait)")
     flag(parser, "--capacity-cpu", env="K8PY_CAPACITY_CPU", help="override the node's cpu capacity")
     flag(parser, "--capacity-memory", env="K8PY_CAPACITY_MEMORY",
          help="override the node's memory capacity (a quantity)")

@@ -40,3 +40,5 @@ class SyncContext:
     # (namespace, enableServiceLinks) -> the Services whose variables a container gets
     services: Callable[[str, bool], list[dict[str, Any]]] = field(
         default=lambda namespace, links: [])
+    # Whether a kube-proxy serves this node now: only then is waiting for its rules worth it.
+    proxy_present: Callable[[], bool] = field(default=lambda: False)

@@ -36,6 +36,7 @@ from machinery.client import ApiClient
 from machinery.component import Health
 from machinery.events import EventBroadcaster
 from machinery.informer import DeletedFinalStateUnknown, Informer
+from machinery.presence import PresenceObserver
 
 __all__ = ["Kubelet"]
 
@@ -56,6 +57,8 @@ class Kubelet:
         recorder = self.broadcaster.recorder("kubelet", config.node_name)
         self.informer = Informer(client, "pods", field_selector=f"spec.nodeName={config.node_name}")
         self.services = Informer(client, "services")
+        # kube-proxy's presence Lease: new pods wait for its rules only while it is live.
+        self.proxy = PresenceObserver(client, "kube-proxy", config.node_name)
         self.probes = ProbeManager(self.runtime, recorder, self._wake)
         objects = ApiObjectSource(client)
         self.volumes = VolumeManager(self.runtime, objects, config.root_dir, config.node_ip,
@@ -66,7 +69,8 @@ class Kubelet:
                                                                 config.backoff_max)),
             volumes=self.volumes, probes=self.probes, objects=objects,
             backoff=Backoff(config.backoff_initial, config.backoff_max),
-            allocatable=self.node.allocatable, services=self._services_for)
+            allocatable=self.node.allocatable, services=self._services_for,
+            proxy_present=self.proxy.present)
         self.workers = PodWorkers(self.ctx, client, self.informer)
         self.housekeeping = Housekeeping(self.runtime, self.workers, self.informer, self.volumes,
                                          [self.ctx.backoff, self.ctx.images.backoff])
@@ -159,9 +163,11 @@ class Kubelet:
             await self.node.register()
             await self.informer.start()
             await self.services.start()
+            await self.proxy.start()
             while not (await self.informer.wait_for_sync(30)
-                       and await self.services.wait_for_sync(30)):
-                log.info("waiting for the pod and service informers to sync")
+                       and await self.services.wait_for_sync(30)
+                       and await self.proxy.wait_for_sync(30)):
+                log.info("waiting for the pod, service and kube-proxy lease informers to sync")
             self._seed_readiness()
             self.informer.add_handler(on_add=self.workers.ensure,
                                       on_update=self.workers.update,
@@ -184,5 +190,6 @@ class Kubelet:
             await self.probes.stop()
             await self.informer.stop()
             await self.services.stop()
+            await self.proxy.stop()
             await self.broadcaster.stop(timeout=2.0)
             self.runtime.close()

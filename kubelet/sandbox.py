@@ -25,8 +25,8 @@ from kubelet.containers import pod_labels
 from kubelet.runtime import LABEL_KIND, LABEL_RESTART_COUNT, KIND_SANDBOX, DockerRuntime
 
 __all__ = ["SandboxError", "pod_hostname", "pod_domain", "resolv_conf", "hosts_file",
-           "create_sandbox", "install_service_reject", "wait_for_service_rules", "REJECT_CHAIN",
-           "SERVICES_CHAIN"]
+           "create_sandbox", "reject_rules", "install_service_reject", "wait_for_service_rules",
+           "REJECT_CHAIN", "SERVICES_CHAIN"]
 
 Obj = dict[str, Any]
 REJECT_CHAIN = "K8PY-SERVICE-REJECT"
@@ -225,35 +225,47 @@ async def _run(*argv: str, stdin: bytes | None = None) -> tuple[int, str]:
     return proc.returncode or 0, out.decode("utf-8", "replace").strip()
 
 
+def reject_rules(service_cidr: str) -> str:
+    """The ``iptables-restore`` input that installs the REJECT chain and the jump to it.
+
+    One ``--noflush`` restore does it all, atomically: the chain is declared
+    (so emptied if it exists) and filled, and OUTPUT's first rule jumps to it.
+    It is meant for a fresh sandbox, whose filter table Docker leaves empty,
+    so the jump is never doubled.
+    """
+    return (f"*filter\n:{REJECT_CHAIN} - [0:0]\n"
+            f"-A {REJECT_CHAIN} -d {service_cidr} -p tcp -j REJECT --reject-with tcp-reset\n"
+            f"-A {REJECT_CHAIN} -d {service_cidr} -j REJECT --reject-with icmp-port-unreachable\n"
+            f"-I OUTPUT 1 -j {REJECT_CHAIN}\n"
+            "COMMIT\n")
+
+
 async def install_service_reject(pid: int, service_cidr: str) -> None:
-    """Install the service-CIDR REJECT chain in the network namespace of process ``pid``."""
+    """Install the service-CIDR REJECT chain in the (fresh) network namespace of ``pid``.
+
+    One process per pod (``nsenter`` execs ``iptables-restore``): pods start in
+    bursts, and every fork of the kubelet costs the whole node CPU time.
+    """
     if pid <= 0:
         raise SandboxError("sandbox has no process to enter")
-    rules = (f"*filter\n:{REJECT_CHAIN} - [0:0]\n"
-             f"-A {REJECT_CHAIN} -d {service_cidr} -p tcp -j REJECT --reject-with tcp-reset\n"
-             f"-A {REJECT_CHAIN} -d {service_cidr} -j REJECT --reject-with icmp-port-unreachable\n"
-             "COMMIT\n").encode()
-    nsenter = ("nsenter", "-t", str(pid), "-n")
-    code, out = await _run(*nsenter, "iptables-restore", "-w", "--noflush", stdin=rules)
+    code, out = await _run("nsenter", "-t", str(pid), "-n", "iptables-restore", "-w",
+                           "--noflush", stdin=reject_rules(service_cidr).encode())
     if code != 0:
         raise SandboxError(f"cannot install {REJECT_CHAIN} in the pod network namespace "
                            f"(nsenter/iptables-restore exit {code}): {out}")
-    code, _ = await _run(*nsenter, "iptables", "-w", "-C", "OUTPUT", "-j", REJECT_CHAIN)
-    if code != 0:
-        code, out = await _run(*nsenter, "iptables", "-w", "-I", "OUTPUT", "1", "-j",
-                               REJECT_CHAIN)
-        if code != 0:
-            raise SandboxError(f"cannot jump to {REJECT_CHAIN} from OUTPUT "
-                               f"(iptables exit {code}): {out}")
 
 
-async def wait_for_service_rules(pid: int, timeout: float, interval: float = 0.05) -> bool:
+async def wait_for_service_rules(pid: int, timeout: float, interval: float = 0.05,
+                                 max_interval: float = 0.2) -> bool:
     """Wait up to ``timeout`` s for kube-proxy's first rules in the namespace of ``pid``.
 
     kube-proxy jumps to its ``K8PY-SERVICES`` nat chain from OUTPUT when it first
     writes a sandbox, so once the jump exists the app's first connection to a
     ClusterIP is DNATed rather than refused by the REJECT chain.  False on
-    timeout: the pod starts anyway, still protected by the REJECT.
+    timeout: the pod starts anyway, still protected by the REJECT.  Each look
+    is a process, so the interval grows from ``interval`` to ``max_interval``:
+    a quick kube-proxy is seen at once, a slow one does not cost a fork storm.
+    Callers only wait where a kube-proxy runs (``machinery.presence``).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -262,6 +274,8 @@ async def wait_for_service_rules(pid: int, timeout: float, interval: float = 0.0
                              "-C", "OUTPUT", "-j", SERVICES_CHAIN)
         if code == 0:
             return True
-        if loop.time() >= deadline:
+        left = deadline - loop.time()
+        if left <= 0:
             return False
-        await asyncio.sleep(interval)
+        await asyncio.sleep(min(interval, left))
+        interval = min(max_interval, interval * 1.5)

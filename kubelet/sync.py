@@ -170,7 +170,8 @@ class PodSyncer:
             if not (pod.get("spec") or {}).get("hostNetwork"):
                 await ctx.install_reject(info.pid, ctx.config.service_cluster_ip_range)
                 timeout = ctx.config.service_rules_timeout
-                if timeout > 0 and not await wait_for_service_rules(info.pid, timeout):
+                if timeout > 0 and ctx.proxy_present() \
+                        and not await wait_for_service_rules(info.pid, timeout):
                     log.info("no service rules from kube-proxy in %s after %.1fs; starting "
                              "its containers anyway", _pod_ref(pod), timeout)
         except (DockerError, SandboxError) as exc:

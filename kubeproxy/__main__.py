@@ -3,12 +3,15 @@
 Runs beside the kubelet of the node it is named after (same ``--node-name``,
 ``--cluster-name`` and ``--docker-host``, so it finds the same sandboxes)
 and with the same ``--node-ip``, where its NodePorts answer.  SIGTERM stops
-it and leaves every rule in place; the next kube-proxy adopts them.
+it and leaves every rule in place; the next kube-proxy adopts them.  While
+it runs it holds the Lease ``kube-system/kube-proxy-<node>`` (see
+``machinery.presence``), so the node's kubelet knows to wait for its rules.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import socket
 import sys
@@ -17,6 +20,7 @@ from kubeproxy.proxier import ProxyConfig, Proxier
 from machinery import kubeconfig
 from machinery.client import ApiClient
 from machinery.component import Health, add_common_flags, flag, run, serve_health, setup_logging
+from machinery.presence import PresenceAnnouncer
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
@@ -87,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("kube-proxy for node %s (node IP %s); health and metrics on %s:%d",
                     config.node_name, config.node_ip, args.health_address,
                     server.sockets[0].getsockname()[1])
+        # The Lease tells this node's kubelet to wait for our rules in each new pod.
+        announcer = PresenceAnnouncer(client, "kube-proxy", config.node_name)
         try:
-            await proxier.run()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(proxier.run())
+                group.create_task(announcer.run())
         finally:
             server.close()
             await client.aclose()

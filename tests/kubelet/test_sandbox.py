@@ -1,11 +1,18 @@
-"""Pod names, DNS configuration and the managed hosts file."""
+"""Pod names, DNS configuration, the managed hosts file and the service REJECT rules."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from kubelet.sandbox import hosts_file, pod_domain, pod_hostname, resolv_conf
+import pytest
+
+from kubelet.sandbox import REJECT_CHAIN, hosts_file, install_service_reject, pod_domain, \
+    pod_hostname, reject_rules, resolv_conf
 
 Obj = dict[str, Any]
 
@@ -92,3 +99,30 @@ def test_hosts_file_names_the_pod_and_aliases() -> None:
     assert "10.0.0.5\tweb-0.web.shop.svc.cluster.local\tweb-0" in lines
     assert lines[-1] == "192.0.2.9\tdb\tdb.local"
     assert "10.0.0.5\tweb-0" in hosts_file(pod(), "10.0.0.5", "cluster.local").splitlines()
+
+
+def test_reject_rules_are_one_restore_with_the_jump() -> None:
+    rules = reject_rules("10.96.0.0/12").splitlines()
+    assert rules[0] == "*filter" and rules[-1] == "COMMIT"
+    assert f"-I OUTPUT 1 -j {REJECT_CHAIN}" in rules
+    assert f"-A {REJECT_CHAIN} -d 10.96.0.0/12 -p tcp -j REJECT --reject-with tcp-reset" in rules
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not all(shutil.which(t) for t in
+                                                  ("unshare", "nsenter", "iptables-restore")),
+                    reason="needs root, unshare, nsenter and iptables")
+async def test_reject_rules_land_in_a_fresh_network_namespace() -> None:
+    holder = subprocess.Popen(["unshare", "-n", "sleep", "30"])
+    try:
+        for _ in range(50):  # until unshare has exec'd sleep in the new namespace
+            if os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"):
+                break
+            await asyncio.sleep(0.02)
+        await install_service_reject(holder.pid, "10.96.0.0/12")
+        saved = subprocess.run(["nsenter", "-t", str(holder.pid), "-n", "iptables-save",
+                                "-t", "filter"], capture_output=True, text=True, check=True)
+        assert f"-A OUTPUT -j {REJECT_CHAIN}" in saved.stdout
+        assert saved.stdout.count(f"-A {REJECT_CHAIN} -d 10.96.0.0/12") == 2
+    finally:
+        holder.kill()
+        holder.wait()

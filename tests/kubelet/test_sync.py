@@ -195,6 +195,24 @@ async def test_reject_rule_failure_keeps_containers_from_starting(h: Harness) ->
     assert state.retry is not None
 
 
+@pytest.mark.parametrize("proxy", [False, True])
+async def test_waits_for_service_rules_only_where_a_kube_proxy_runs(
+        h: Harness, monkeypatch: pytest.MonkeyPatch, proxy: bool) -> None:
+    waits: list[tuple[int, float]] = []
+
+    async def wait(pid: int, timeout: float) -> bool:
+        waits.append((pid, timeout))
+        return True
+
+    monkeypatch.setattr("kubelet.sync.wait_for_service_rules", wait)
+    h.ctx.config.service_rules_timeout = 2.0
+    h.ctx.proxy_present = lambda: proxy
+    await h.syncer.sync(make_pod([app()]), PodState("uid-1"))
+    [sandbox] = h.runtime.named("POD")
+    assert waits == ([(sandbox.pid, 2.0)] if proxy else [])
+    assert h.runtime.named("app")[0].running
+
+
 async def test_missing_config_map_is_a_config_error(h: Harness) -> None:
     env = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}]
     pod = make_pod([app(env=env)])
