@@ -9,7 +9,8 @@ protocols itself (``machinery.streams``) and answers with the kubelet's paths:
 * ``WS /exec/<ns>/<pod>/<container>?command=...&stdin=&stdout=&stderr=&tty=``
 * ``WS /attach/<ns>/<pod>/<container>?stdin=&stdout=&stderr=&tty=``
 * ``WS /portForward/<ns>/<pod>[?ports=...]``
-* ``GET /stats/<ns>/<pod>``: per-container CPU and memory, for ``top``
+* ``GET /stats/summary``: the Summary API (node, pods, containers), for ``top``
+* ``GET /stats/<ns>/<pod>``: one pod's entry of that summary
 * ``GET /healthz``
 
 Pods are looked up in the kubelet's own pod informer (so a name maps to the
@@ -43,7 +44,7 @@ from starlette.websockets import WebSocket
 from kubelet.logs import LogOptions, LogStream, pick_instance
 from kubelet.portforward import PodConnector
 from kubelet.runtime import KIND_SANDBOX, ContainerInfo, DockerError, DockerRuntime
-from kubelet.stats import pod_stats
+from kubelet.stats import StatsSampler
 from kubelet.streams import DockerEndpoint, DockerStreamProcess, start_attach, start_exec
 from machinery import errors
 from machinery.streams import (
@@ -91,9 +92,11 @@ class KubeletServer:
         self._http: httpx.AsyncClient | None = None
         self._server: uvicorn.Server | None = None
         self._socket: socket.socket | None = None
+        self.sampler = StatsSampler(runtime, lambda: self.http, self.endpoint)
         self.app = Starlette(routes=[
             Route("/healthz", self._healthz),
             Route("/containerLogs/{namespace}/{pod}/{container}", self._logs),
+            Route("/stats/summary", self._summary),
             Route("/stats/{namespace}/{pod}", self._stats),
             WebSocketRoute("/exec/{namespace}/{pod}/{container}", self._exec),
             WebSocketRoute("/attach/{namespace}/{pod}/{container}", self._attach),
@@ -139,6 +142,7 @@ class KubeletServer:
             server.should_exit = True
             await asyncio.gather(task, return_exceptions=True)
             self._socket.close()
+            await self.sampler.close()
             if self._http is not None:
                 await self._http.aclose()
 
@@ -195,11 +199,23 @@ class KubeletServer:
             return _status_response(errors.InternalError(str(exc)))
         return StreamingResponse(stream.chunks(), media_type="text/plain")
 
+    async def _summary(self, _: Request) -> Response:
+        try:
+            return JSONResponse(await self.sampler.summary())
+        except errors.ApiError as exc:
+            return _status_response(exc)
+
     async def _stats(self, request: Request) -> Response:
         try:
             pod = self._pod(request.path_params["namespace"], request.path_params["pod"])
-            uid = str((pod.get("metadata") or {}).get("uid") or "")
-            return JSONResponse(await pod_stats(self.runtime, self.http, self.endpoint, pod, uid))
+            meta = pod.get("metadata") or {}
+            uid = str(meta.get("uid") or "")
+            entry = await self.sampler.pod(uid) or {
+                "podRef": {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                           "uid": uid},
+                "containers": [], "cpu": {"usageNanoCores": 0},
+                "memory": {"workingSetBytes": 0}}
+            return JSONResponse(entry)
         except errors.ApiError as exc:
             return _status_response(exc)
 
