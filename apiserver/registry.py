@@ -187,6 +187,7 @@ class Registry:
         if strategy.reset_status_on_create(resource):
             obj.pop("status", None)
         apply_defaults(resource, obj)
+        strategy.add_create_finalizers(resource, obj)
         if resource.plural == "pods":
             strategy.prepare_pod_status(obj)
         self._validate(resource, obj, None)

@@ -19,6 +19,7 @@ __all__ = [
     "pod_qos_class",
     "prepare_pod_status",
     "graceful_seconds",
+    "add_create_finalizers",
 ]
 
 Obj = dict[str, Any]
@@ -28,6 +29,9 @@ _RESET_STATUS = {
     "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
     "services", "persistentvolumeclaims", "persistentvolumes", "ingresses",
 }
+# Finalizers admission adds on create (StorageObjectInUseProtection): a claim in use
+# by a pod is not deleted until the pvc-protection controller lets it go.
+_CREATE_FINALIZERS = {"persistentvolumeclaims": ("kubernetes.io/pvc-protection",)}
 # Kinds that a PUT on a missing object creates, as in Kubernetes.
 _CREATE_ON_UPDATE = {"leases", "endpoints", "events", "endpointslices"}
 
@@ -102,3 +106,13 @@ def graceful_seconds(resource: Resource, obj: Obj, requested: int | None) -> int
         return max(0, int(requested))
     grace = spec.get("terminationGracePeriodSeconds")
     return 30 if grace is None else max(0, int(grace))
+
+
+def add_create_finalizers(resource: Resource, obj: Obj) -> None:
+    """Append the finalizers admission gives every new object of this kind."""
+    wanted = _CREATE_FINALIZERS.get(resource.plural, ())
+    if not wanted:
+        return
+    meta = obj.setdefault("metadata", {})
+    finalizers = list(meta.get("finalizers") or [])
+    meta["finalizers"] = finalizers + [f for f in wanted if f not in finalizers]
