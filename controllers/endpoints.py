@@ -21,14 +21,15 @@ from machinery import errors
 from machinery.informer import DeletedFinalStateUnknown, meta_key
 from machinery.meta import deepcopy_json, labels, pod_is_ready, split_key
 from machinery.podendpoints import (
+    HEADLESS_LABEL,
     create_endpoint_object,
     find_port,
     is_headless,
     pod_in_endpoints,
     pod_ip,
+    pod_reference,
+    publishes_endpoints,
     selected_pods,
-    service_selector,
-    should_set_hostname,
     watch_service_pods,
 )
 from machinery.reconciler import Requeue
@@ -37,21 +38,11 @@ __all__ = ["EndpointsController", "endpoint_subsets", "HEADLESS_LABEL"]
 
 Obj = dict[str, Any]
 
-HEADLESS_LABEL = "service.kubernetes.io/headless"
 _NO_PORT: tuple[Any, ...] = ()  # the sentinel for addresses of a headless Service without ports
 
 
 def _address(pod: Obj, service: Obj, ip: str) -> Obj:
-    meta = pod.get("metadata") or {}
-    address: Obj = {"ip": ip}
-    if should_set_hostname(pod, service):
-        address["hostname"] = pod["spec"]["hostname"]
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        address["nodeName"] = node
-    address["targetRef"] = {"kind": "Pod", "namespace": meta.get("namespace"),
-                            "name": meta.get("name"), "uid": meta.get("uid")}
-    return address
+    return {"ip": ip, **pod_reference(pod, service)}
 
 
 def _endpoint_port(service_port: Obj, number: int) -> Obj:
@@ -155,8 +146,7 @@ class EndpointsController(QueueController):
                 except errors.NotFound:
                     pass
             return None
-        if service_selector(service) is None \
-                or (service.get("spec") or {}).get("type") == "ExternalName":
+        if not publishes_endpoints(service):
             return None
         subsets = endpoint_subsets(service, selected_pods(self.pods, service))
         wanted_labels = endpoints_labels(service)

@@ -34,14 +34,15 @@ from machinery.meta import (
     split_key,
 )
 from machinery.podendpoints import (
+    HEADLESS_LABEL,
     create_endpoint_object,
     find_port,
     is_headless,
     pod_in_endpoints,
     pod_ip,
+    pod_reference,
+    publishes_endpoints,
     selected_pods,
-    service_selector,
-    should_set_hostname,
     watch_service_pods,
 )
 from machinery.reconciler import Requeue
@@ -60,7 +61,6 @@ Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
-HEADLESS_LABEL = "service.kubernetes.io/headless"
 MAX_ENDPOINTS_PER_SLICE = 100
 SERVICE_INDEX = "endpointslice-service"
 _FAMILIES = {"IPv4": 4, "IPv6": 6}
@@ -89,23 +89,15 @@ def _slice_ports(service: Obj, pod: Obj) -> list[Obj]:
 
 
 def _endpoint(service: Obj, pod: Obj, ip: str) -> Obj:
-    meta = pod.get("metadata") or {}
     serving = pod_is_ready(pod)
     terminating = is_being_deleted(pod)
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
-    endpoint: Obj = {
+    return {
         "addresses": [ip],
         "conditions": {"ready": publish or (serving and not terminating), "serving": serving,
                        "terminating": terminating},
+        **pod_reference(pod, service),
     }
-    if should_set_hostname(pod, service):
-        endpoint["hostname"] = pod["spec"]["hostname"]
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        endpoint["nodeName"] = node
-    endpoint["targetRef"] = {"kind": "Pod", "namespace": meta.get("namespace"),
-                             "name": meta.get("name"), "uid": meta.get("uid")}
-    return endpoint
 
 
 def _slice_name(service: Obj, *parts: object) -> str:
@@ -199,8 +191,7 @@ class EndpointSliceController(QueueController):
         if service is None:
             return None  # the garbage collector removes slices owned by a deleted Service
         wanted: dict[str, Obj] = {}
-        if service_selector(service) is not None \
-                and (service.get("spec") or {}).get("type") != "ExternalName":
+        if publishes_endpoints(service):
             wanted = desired_slices(service, selected_pods(self.pods, service))
         for name, body in wanted.items():
             current = existing.get(name)

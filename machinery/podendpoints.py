@@ -30,10 +30,16 @@ __all__ = [
     "selected_pods",
     "watch_service_pods",
     "is_headless",
+    "publishes_endpoints",
+    "pod_reference",
     "create_endpoint_object",
+    "HEADLESS_LABEL",
 ]
 
 Obj = dict[str, Any]
+
+# Set on the Endpoints and EndpointSlices of a headless Service, as Kubernetes does.
+HEADLESS_LABEL = "service.kubernetes.io/headless"
 
 
 def find_port(pod: Mapping[str, Any], service_port: Mapping[str, Any]) -> int | None:
@@ -86,6 +92,25 @@ def should_set_hostname(pod: Mapping[str, Any], service: Mapping[str, Any]) -> b
             == (service.get("metadata") or {}).get("namespace"))
 
 
+def pod_reference(pod: Mapping[str, Any], service: Mapping[str, Any]) -> Obj:
+    """What an Endpoints address and an EndpointSlice endpoint both say of the pod behind it.
+
+    ``hostname`` (only where ``should_set_hostname``), ``nodeName`` if
+    scheduled, and a ``targetRef`` to the pod -- in that order, as the API
+    server prints them.
+    """
+    meta = pod.get("metadata") or {}
+    out: Obj = {}
+    if should_set_hostname(pod, service):
+        out["hostname"] = pod["spec"]["hostname"]
+    node = (pod.get("spec") or {}).get("nodeName")
+    if node:
+        out["nodeName"] = node
+    out["targetRef"] = {"kind": "Pod", "namespace": meta.get("namespace"),
+                        "name": meta.get("name"), "uid": meta.get("uid")}
+    return out
+
+
 def is_headless(service: Mapping[str, Any]) -> bool:
     return (service.get("spec") or {}).get("clusterIP") == "None"
 
@@ -94,6 +119,16 @@ def service_selector(service: Mapping[str, Any]) -> dict[str, str] | None:
     """The equality selector, or ``None`` for a Service whose endpoints someone else manages."""
     selector = (service.get("spec") or {}).get("selector")
     return dict(selector) if selector else None
+
+
+def publishes_endpoints(service: Mapping[str, Any]) -> bool:
+    """Whether the endpoint controllers publish addresses for the Service at all.
+
+    Not without a selector (someone else manages them) and not for an
+    ExternalName Service, which is only a DNS alias.
+    """
+    return (service_selector(service) is not None
+            and (service.get("spec") or {}).get("type") != "ExternalName")
 
 
 def _selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
