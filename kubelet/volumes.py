@@ -3,9 +3,10 @@
 Everything lives under ``<root-dir>/pods/<uid>/volumes/<plugin>/<name>``
 (plugin names as Kubernetes spells them), a folder that in the compose
 cluster is mounted at the same path into the node container, so the paths
-the kubelet writes are the paths Docker resolves on the host.  Two kinds are
-not folders: ``hostPath`` is the host's own path (checked against its type),
-and ``emptyDir`` with ``medium: Memory`` is a labelled Docker tmpfs volume, the
+the kubelet writes are the paths Docker resolves on the host.  Three kinds are
+not folders here: ``hostPath`` is the host's own path (checked against its type),
+a ``persistentVolumeClaim`` is the host path of the volume its claim is bound to
+(the pod waits with FailedMount until the claim is bound), and ``emptyDir`` with ``medium: Memory`` is a labelled Docker tmpfs volume, the
 one way to give several containers the same tmpfs without mount privileges.
 
 ``prepare`` is idempotent and cheap when nothing changed, so pod syncs call it
@@ -101,6 +102,7 @@ class VolumeManager:
         self.root = Path(root_dir)
         self.host_ip = host_ip
         self.allocatable = allocatable
+        self._claims: dict[tuple[str, str], VolumeSource] = {}
 
     def pods_dir(self) -> Path:
         return self.root / "pods"
@@ -141,6 +143,8 @@ class VolumeManager:
             return VolumeSource("bind", str(host_path["path"]), False, True)
         if "emptyDir" in volume:
             return await self._empty_dir(uid, name, volume["emptyDir"] or {}, fs_group)
+        if "persistentVolumeClaim" in volume:
+            return await self._claim(uid, namespace, name, volume["persistentVolumeClaim"] or {})
         for kind in ("configMap", "secret", "downwardAPI", "projected"):
             if kind in volume:
                 folder = self.volume_dir(uid, kind, name)
@@ -148,7 +152,39 @@ class VolumeManager:
                 write_payload(folder, payload, gid=fs_group)
                 return VolumeSource("bind", str(folder), True, True)
         raise ConfigError("unsupported volume type (k8py supports emptyDir, hostPath, "
-                          "configMap, secret, downwardAPI and projected)")
+                          "configMap, secret, downwardAPI, projected and "
+                          "persistentVolumeClaim)")
+
+    async def _claim(self, uid: str, namespace: str, name: str, source: Obj) -> VolumeSource:
+        """The bound volume's host folder; the pod waits (FailedMount) until the claim is bound.
+
+        Resolved once per pod, as a kubelet mounts a claim once: a claim marked
+        for deletion later must not disturb the pod still using it.
+        """
+        known = self._claims.get((uid, name))
+        if known is not None:
+            return known
+        claim_name = str(source.get("claimName") or "")
+        claim = await self.objects.get("persistentvolumeclaims", namespace, claim_name)
+        if claim is None:
+            raise ConfigError(f"error processing PVC {namespace}/{claim_name}: "
+                              f'persistentvolumeclaims "{claim_name}" not found')
+        if (claim.get("metadata") or {}).get("deletionTimestamp"):
+            raise ConfigError(f"can't start pod because PVC {namespace}/{claim_name} "
+                              "is being deleted")
+        volume_name = (claim.get("spec") or {}).get("volumeName")
+        if not volume_name or (claim.get("status") or {}).get("phase") != "Bound":
+            raise ConfigError(f"error processing PVC {namespace}/{claim_name}: PVC is not bound")
+        volume = await self.objects.get("persistentvolumes", "", str(volume_name))
+        spec = (volume or {}).get("spec") or {}
+        local = spec.get("hostPath") or spec.get("local")
+        if not local or not local.get("path"):
+            raise ConfigError(f"PersistentVolume {volume_name} is not a hostPath or local "
+                              "volume, the kinds k8py can mount")
+        check_host_path(str(local["path"]), str(local.get("type") or ""))
+        found = VolumeSource("bind", str(local["path"]), bool(source.get("readOnly")), True)
+        self._claims[(uid, name)] = found
+        return found
 
     async def _payload(self, pod: Obj, namespace: str, kind: str, source: Obj) -> Any:
         if kind == "configMap":
@@ -213,6 +249,8 @@ class VolumeManager:
         for volume in await self.runtime.list_volumes(**{LABEL_POD_UID: uid}):
             await self.runtime.remove_volume(volume)
         shutil.rmtree(self.pod_dir(uid), ignore_errors=True)
+        for key in [k for k in self._claims if k[0] == uid]:
+            del self._claims[key]
 
     def known_pod_dirs(self) -> list[str]:
         try:
