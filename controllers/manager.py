@@ -127,6 +127,18 @@ CONTROLLERS: list[ControllerSpec] = [
                    "concurrent-ttl-after-finished-syncs", 5),
     ControllerSpec("cronjob", "controllers.cronjob:CronJobController",
                    "concurrent-cron-job-syncs", 5),
+    ControllerSpec("statefulset", "controllers.statefulset:StatefulSetController",
+                   "concurrent-statefulset-syncs", 5),
+    ControllerSpec("daemonset", "controllers.daemonset:DaemonSetController",
+                   "concurrent-daemonset-syncs", 2),
+    ControllerSpec("persistentvolume-binder",
+                   "controllers.persistentvolume:PersistentVolumeController",
+                   "concurrent-persistentvolume-syncs", 1, flags=(
+                       ControllerFlag("volume-root", "/var/lib/k8py/volumes", str,
+                                      "host folder of k8py.io/local-path volumes (the default "
+                                      "StorageClass); the same path on every node"),)),
+    ControllerSpec("pvc-protection", "controllers.pvcprotection:PVCProtectionController",
+                   "concurrent-pvc-protection-syncs", 2),
 ]
 
 
