@@ -7,6 +7,11 @@ category. Two formats exist and both are served: the aggregated
 ``apidiscovery.k8s.io/v2`` list (one request each for ``/api`` and ``/apis``)
 and the legacy ``APIVersions``/``APIGroupList``/``APIResourceList`` documents
 that older clients and the fallback path read group by group.
+
+Discovery lists what is served, not only what is stored: the
+``VIRTUAL_RESOURCES`` (``metrics.k8s.io``, answered by ``apiserver.metrics``)
+appear here beside the stored table, while ``group_versions`` keeps to the
+stored ones that ``/openapi/v3`` describes.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from typing import Any, NamedTuple
 
 from machinery.resources import RESOURCES, Resource
 
+from . import metrics
+
 __all__ = [
     "AGGREGATED_CONTENT_TYPE",
+    "VIRTUAL_RESOURCES",
     "subresource",
     "group_versions",
     "aggregated_discovery",
@@ -30,6 +38,10 @@ __all__ = [
 ]
 
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+# Served by handlers of their own and never stored: no etcd keys, no watch caches.
+VIRTUAL_RESOURCES: tuple[Resource, ...] = metrics.RESOURCES
+_SERVED: tuple[Resource, ...] = (*RESOURCES, *VIRTUAL_RESOURCES)
 
 _READ_WRITE = ("get", "patch", "update")
 _CONNECT = ("create", "get")
@@ -77,16 +89,17 @@ def _gvk(group: str, version: str, kind: str) -> dict[str, str]:
     return {"group": group, "version": version, "kind": kind}
 
 
-def group_versions() -> list[tuple[str, str]]:
-    """Every served (group, version), core first, in resource-table order."""
+def group_versions(*, virtual: bool = False) -> list[tuple[str, str]]:
+    """Every stored (group, version), core first, in resource-table order; with
+    ``virtual``, the groups served without storage too."""
     seen: dict[tuple[str, str], None] = {}
-    for resource in RESOURCES:
+    for resource in _SERVED if virtual else RESOURCES:
         seen.setdefault((resource.group, resource.version), None)
     return sorted(seen, key=lambda gv: gv[0] != "")
 
 
 def _resources(group: str, version: str) -> list[Resource]:
-    found = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
+    found = [r for r in _SERVED if (r.group, r.version) == (group, version)]
     return sorted(found, key=lambda r: r.plural)
 
 
@@ -95,7 +108,7 @@ def _group_version(group: str, version: str) -> str:
 
 
 def _versions_of(group: str) -> list[str]:
-    return [v for g, v in group_versions() if g == group]
+    return [v for g, v in group_versions(virtual=True) if g == group]
 
 
 # -- aggregated (apidiscovery.k8s.io/v2) ------------------------------------
@@ -125,7 +138,7 @@ def _resource_discovery(resource: Resource) -> dict[str, Any]:
 @functools.cache
 def _aggregated(core: bool) -> dict[str, Any]:
     groups: dict[str, list[str]] = {}
-    for group, version in group_versions():
+    for group, version in group_versions(virtual=True):
         if (group == "") == core:
             groups.setdefault(group, []).append(version)
     items = [
@@ -178,7 +191,7 @@ def _group_entry(group: str) -> dict[str, Any]:
 
 def _named_groups() -> Iterator[str]:
     seen: dict[str, None] = {}
-    for group, _ in group_versions():
+    for group, _ in group_versions(virtual=True):
         if group:
             seen.setdefault(group, None)
     return iter(seen)

@@ -29,6 +29,7 @@ from . import discovery, openapi
 from .allocator import ServiceAllocator
 from .bootstrap import SYSTEM_NAMESPACES, ensure_system_objects
 from .handlers import handle, parse_target
+from .metrics import MetricsApi
 from .proxy import KubeletProxy
 from .registry import Registry
 from .storage import Storage
@@ -70,6 +71,7 @@ class ApiServer:
         self.caches: dict[Resource, WatchCache] = {}
         self.subresources = Subresources(self)
         self.proxy = KubeletProxy(self)
+        self.metrics = MetricsApi(self)
         self.bookmark_interval = bookmark_interval
         self.compaction_interval = compaction_interval
         self._tasks: list[asyncio.Task[Any]] = []
@@ -154,6 +156,8 @@ class ApiServer:
         app.router.add_route("/api/{version}/{rest:path}", self._core, methods)
         app.router.add_route("/apis/{group}", self._group, methods)
         app.router.add_route("/apis/{group}/{version}", self._group_gv, methods)
+        # Served here, not stored: ahead of the generic route, which knows only stored kinds.
+        app.router.add_route("/apis/metrics.k8s.io/v1beta1/{rest:path}", self.metrics.handle, methods)
         app.router.add_route("/apis/{group}/{version}/{rest:path}", self._grouped, methods)
         self.proxy.add_websocket_routes(app)
         app.add_exception_handler(errors.ApiError, self._api_error)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from kubernetes.client import models
 
 from apiserver.discovery import (
     AGGREGATED_CONTENT_TYPE,
+    VIRTUAL_RESOURCES,
     aggregated_discovery,
     api_group,
     api_group_list,
@@ -51,7 +52,7 @@ def test_aggregated_lists_split_core_from_named_groups() -> None:
 
 def test_aggregated_contains_every_resource_with_its_facts() -> None:
     entries = _aggregated_entries()
-    assert len(entries) == len(RESOURCES)
+    assert len(entries) == len(RESOURCES) + len(VIRTUAL_RESOURCES)
     for resource in RESOURCES:
         entry = entries[(resource.group, resource.version, resource.plural)]
         assert entry["responseKind"] == {"group": resource.group, "version": resource.version, "kind": resource.kind}
@@ -152,3 +153,26 @@ def test_exported_members_exist() -> None:
     import apiserver.discovery as module
 
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_metrics_group_is_discovered_but_not_stored() -> None:
+    entries = _aggregated_entries()
+    nodes = entries[("metrics.k8s.io", "v1beta1", "nodes")]
+    pods = entries[("metrics.k8s.io", "v1beta1", "pods")]
+    assert nodes["responseKind"] == {"group": "metrics.k8s.io", "version": "v1beta1", "kind": "NodeMetrics"}
+    assert (nodes["scope"], nodes["verbs"]) == ("Cluster", ["get", "list"])
+    assert (pods["responseKind"]["kind"], pods["scope"], pods["verbs"]) == ("PodMetrics", "Namespaced", ["get", "list"])
+    assert "subresources" not in pods
+    legacy = api_resource_list("metrics.k8s.io", "v1beta1")
+    assert legacy is not None and legacy["groupVersion"] == "metrics.k8s.io/v1beta1"
+    assert {(r["name"], r["kind"], r["namespaced"]) for r in legacy["resources"]} == {
+        ("nodes", "NodeMetrics", False), ("pods", "PodMetrics", True)}
+    assert api_group("metrics.k8s.io") == {
+        "kind": "APIGroup", "apiVersion": "v1", "name": "metrics.k8s.io",
+        "versions": [{"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}],
+        "preferredVersion": {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}}
+    assert "metrics.k8s.io" in {g["name"] for g in api_group_list()["groups"]}
+    # Storage, watch caches and /openapi/v3 know only the stored table.
+    assert ("metrics.k8s.io", "v1beta1") not in group_versions()
+    assert ("metrics.k8s.io", "v1beta1") in group_versions(virtual=True)
+    assert not any(r.group == "metrics.k8s.io" for r in RESOURCES)
