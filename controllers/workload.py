@@ -17,24 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from controllers.owners import owners_selecting, resolve_controller_ref
 from machinery import errors
 from machinery.client import ApiClient
 from machinery.informer import DeletedFinalStateUnknown, Informer, meta_key
 from machinery.meta import get_controller_of, is_being_deleted, labels, pod_is_ready
-from machinery.selectors import label_selector_from_dict
 
-__all__ = ["PodOwnerEvents", "write_status", "selects"]
+__all__ = ["PodOwnerEvents", "write_status"]
 
 Obj = dict[str, Any]
-
-
-def selects(owner: Obj, pod: Obj) -> bool:
-    """Whether the owner's (valid, non-empty) selector matches the pod's labels."""
-    try:
-        selector = label_selector_from_dict((owner.get("spec") or {}).get("selector"))
-    except errors.Invalid:
-        return False
-    return not selector.empty and selector.matches(labels(pod))
 
 
 class PodOwnerEvents:
@@ -52,18 +43,12 @@ class PodOwnerEvents:
 
     def owner_of(self, pod: Obj, ref: Obj | None = None) -> Obj | None:
         """The live owner a controller reference names (same uid), if it is ours."""
-        ref = ref if ref is not None else get_controller_of(pod)
-        if ref is None or ref.get("kind") != self.kind:
-            return None
-        owner = self.owners.get(f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
-        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return owner
+        return resolve_controller_ref(self.owners, self.kind, pod["metadata"].get("namespace"),
+                                      ref if ref is not None else get_controller_of(pod))
 
     def _enqueue_matching(self, pod: Obj) -> None:
-        for owner in self.owners.list(pod["metadata"].get("namespace")):
-            if selects(owner, pod):
-                self.enqueue(meta_key(owner))
+        for owner in owners_selecting(self.owners, pod):
+            self.enqueue(meta_key(owner))
 
     def added(self, pod: Obj) -> None:
         if is_being_deleted(pod):

@@ -29,7 +29,8 @@ from controllers.daemonset.util import pods_by_node, should_run
 from controllers.history import REVISION_HASH_LABEL, RevisionHistory
 from controllers.manager import ControllerContext
 from controllers.refmanager import ControllerRefManager, recheck_owner
-from controllers.workload import PodOwnerEvents, selects, write_status
+from controllers.owners import owners_selecting
+from controllers.workload import PodOwnerEvents, write_status
 from machinery import errors
 from machinery.events import WARNING
 from machinery.expectations import UIDTrackingExpectations
@@ -109,9 +110,8 @@ class DaemonSetController(QueueController):
             if ref.get("kind") == "DaemonSet":
                 self.queue.add(f"{namespace}/{ref.get('name')}")
             return
-        for ds in self.ds_informer.list(namespace):
-            if selects(ds, revision):
-                self.enqueue(ds)
+        for ds in owners_selecting(self.ds_informer, revision):
+            self.enqueue(ds)
 
     # -- reconcile -----------------------------------------------------------------
 

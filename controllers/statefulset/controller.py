@@ -24,7 +24,8 @@ from controllers.refmanager import ControllerRefManager, recheck_owner
 from controllers.statefulset.control import StatefulSetPass, complete_rolling_update
 from controllers.statefulset.identity import is_member_of, pod_revision
 from controllers.statefulset.podcontrol import StatefulPodControl
-from controllers.workload import PodOwnerEvents, selects, write_status
+from controllers.owners import owners_selecting
+from controllers.workload import PodOwnerEvents, write_status
 from machinery import errors
 from machinery.expectations import ControllerExpectations, UIDTrackingExpectations
 from machinery.informer import DeletedFinalStateUnknown, meta_key
@@ -96,9 +97,8 @@ class StatefulSetController(QueueController):
         if ref is not None and ref.get("kind") == "StatefulSet":
             self.queue.add(f"{namespace}/{ref.get('name')}")
             return
-        for sts in self.sts_informer.list(namespace):
-            if selects(sts, child):
-                self.enqueue(sts)
+        for sts in owners_selecting(self.sts_informer, child):
+            self.enqueue(sts)
 
     # -- reconcile -----------------------------------------------------------------
 
