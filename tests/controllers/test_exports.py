@@ -15,7 +15,16 @@ MODULES = [
     "controllers.deployment.rollback", "controllers.deployment.progress",
     "controllers.deployment.util", "machinery.events", "machinery.expectations",
     "machinery.slowstart", "machinery.rollout", "machinery.leaderflags", "cli.rollout",
-    "cli.rolloutstatus",
+    "cli.rolloutstatus", "controllers.history", "controllers.workload",
+    "controllers.statefulset", "controllers.statefulset.controller",
+    "controllers.statefulset.control", "controllers.statefulset.podcontrol",
+    "controllers.statefulset.identity", "controllers.daemonset",
+    "controllers.daemonset.controller", "controllers.daemonset.sync",
+    "controllers.daemonset.rolling", "controllers.daemonset.status",
+    "controllers.daemonset.util", "controllers.persistentvolume",
+    "controllers.persistentvolume.controller", "controllers.persistentvolume.match",
+    "controllers.persistentvolume.localpath", "controllers.pvcprotection",
+    "machinery.nodeaffinity",
 ]
 
 
