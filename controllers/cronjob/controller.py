@@ -181,11 +181,12 @@ class CronJobController(QueueController):
             if not active and finished is None:
                 meta = cronjob["metadata"]
                 fresh = await self.client.get("cronjobs", meta["name"], meta.get("namespace"))
-                if any(r.get("uid") == uid for r in (fresh.get("status") or {}).get("active") or []):
+                fresh_active = (fresh.get("status") or {}).get("active") or []
+                if any(r.get("uid") == uid for r in fresh_active):
                     cronjob, status = fresh, fresh.setdefault("status", {})
                     continue
-                self.recorder.event(cronjob, WARNING, "UnexpectedJob",
-                                    f"Saw a job that the controller did not create or forgot: {name}")
+                self.recorder.event(cronjob, WARNING, "UnexpectedJob", "Saw a job that the "
+                                    f"controller did not create or forgot: {name}")
             elif active and finished is not None:
                 self._drop_active(cronjob, uid)
                 self.recorder.event(cronjob, NORMAL, "SawCompletedJob",
@@ -286,7 +287,8 @@ class CronJobController(QueueController):
                 return None
             return existing
         except errors.ApiError as exc:
-            self.recorder.event(cronjob, WARNING, "FailedCreate", f"Error creating job: {exc.message}")
+            self.recorder.event(cronjob, WARNING, "FailedCreate",
+                                f"Error creating job: {exc.message}")
             raise
         self.recorder.event(cronjob, NORMAL, "SuccessfulCreate",
                             f"Created job {created['metadata']['name']}")

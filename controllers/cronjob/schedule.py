@@ -75,7 +75,8 @@ def _number(text: str, names: dict[str, int] | None, field: str) -> int:
     return int(text)
 
 
-def _field(text: str, lo: int, hi: int, names: dict[str, int] | None) -> tuple[frozenset[int], bool]:
+def _field(text: str, lo: int, hi: int,
+           names: dict[str, int] | None) -> tuple[frozenset[int], bool]:
     """The values of one field, and whether it was a bare ``*``/``?`` (robfig's star bit)."""
     values: set[int] = set()
     star = False

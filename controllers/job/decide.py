@@ -75,7 +75,8 @@ class Decision:
             self.requeue_after, seconds)
 
 
-def _newly_finished(state: SyncState, uncounted: set[str], finished: Callable[[Obj], bool]) -> list[Obj]:
+def _newly_finished(state: SyncState, uncounted: set[str],
+                    finished: Callable[[Obj], bool]) -> list[Obj]:
     """Pods that finished and are neither counted nor waiting in ``uncounted``."""
     job = state.job
     completions = int((job.get("spec") or {}).get("completions") or 0)

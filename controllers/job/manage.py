@@ -50,7 +50,8 @@ class PodControl:
         self.recorder = recorder
         self.expectations = expectations
 
-    async def create(self, key: str, job: Obj, indexes: list[int | None]) -> tuple[int, Exception | None]:
+    async def create(self, key: str, job: Obj,
+                     indexes: list[int | None]) -> tuple[int, Exception | None]:
         """Create one pod per entry of ``indexes``; how many were made and the first error."""
         count = len(indexes)
         self.expectations.expect_creations(key, count)
@@ -72,7 +73,8 @@ class PodControl:
             self.expectations.creation_observed(key)  # never made, so never observed
         return successes, (failures[0] if failures else None)
 
-    async def remove(self, key: str, job: Obj, pods: list[Obj]) -> tuple[int, int, Exception | None]:
+    async def remove(self, key: str, job: Obj,
+                     pods: list[Obj]) -> tuple[int, int, Exception | None]:
         """Delete pods the Job no longer wants, finalizer first so they count for nothing.
 
         Returns how many went, how many of those were ready, and the first error.
@@ -114,7 +116,8 @@ class PodControl:
         return await _each(pods, delete_one)
 
 
-async def _each(pods: list[Obj], fn: Callable[[Obj], Awaitable[None]]) -> tuple[int, int, Exception | None]:
+async def _each(pods: list[Obj],
+                fn: Callable[[Obj], Awaitable[None]]) -> tuple[int, int, Exception | None]:
     """Run ``fn`` on every pod at once; (successes, ready successes, first error)."""
     results = await asyncio.gather(*(fn(p) for p in pods), return_exceptions=True)
     done = ready = 0

@@ -250,12 +250,12 @@ class StatusTracker:
         status = state.job["status"]
         if cond is None or status.get("uncountedTerminatedPods") or state.terminating > 0:
             return False
-        now = self.wall()
-        ensure_condition(status.setdefault("conditions", []), cond["type"], "True",
-                         cond.get("reason", ""), cond.get("message", ""), now)
+        conditions = status.setdefault("conditions", [])
+        ensure_condition(conditions, cond["type"], "True", cond.get("reason", ""),
+                         cond.get("message", ""), self.wall())
         if cond["type"] == COMPLETE:
-            status["completionTime"] = get_condition(status["conditions"],
-                                                     COMPLETE)["lastTransitionTime"]  # type: ignore[index]
+            status["completionTime"] = (get_condition(conditions, COMPLETE) or {}).get(
+                "lastTransitionTime")
         return True
 
     def _record_finished(self, state: SyncState) -> None:

@@ -1,4 +1,4 @@
-"""Cron syntax, next firing times (zones, DST) and the unmet-time search of the CronJob controller."""
+"""Cron syntax, next firing times (zones, DST) and the CronJob controller's unmet-time search."""
 
 from __future__ import annotations
 

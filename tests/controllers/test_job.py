@@ -186,7 +186,8 @@ async def test_active_deadline_fails_the_job_and_deletes_its_pods() -> None:
     assert condition(client, "Failed") is None  # pods were still terminating
     await controller.reconcile(KEY)
     failed = condition(client, "Failed")
-    assert failed is not None and failed["message"] == "Job was active longer than specified deadline"
+    assert failed is not None
+    assert failed["message"] == "Job was active longer than specified deadline"
     assert status(client)["terminating"] == 0
 
 

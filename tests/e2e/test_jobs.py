@@ -13,7 +13,7 @@ minute boundaries, so it is bounded rather than instant (about two minutes).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,20 @@ def job_spec(kubelets: dict[str, KubeletProcess], script: str, restart: str = "N
         **spec}
 
 
+def until(fn: Callable[[], Obj | None], timeout: float, what: str,
+          interval: float = 0.2) -> Obj:
+    """``wait_for`` for a lookup: the object once found."""
+    found = wait_for(fn, timeout, interval=interval, what=what)
+    assert found is not None
+    return found
+
+
+def finished(api: Api, path: str, type_: str) -> Obj | None:
+    """The object at ``path`` once its condition ``type_`` is True."""
+    obj = api.get(path)
+    return obj if condition(obj, type_) else None
+
+
 def pods_of(api: Api, ns: str, job: str) -> list[Obj]:
     found = api.get(f"/api/v1/namespaces/{ns}/pods?labelSelector="
                     f"batch.kubernetes.io%2Fjob-name%3D{job}") or {}
@@ -129,7 +143,7 @@ def test_job_completes_five_with_at_most_two_active(
         most_status = max(most_status, int(((job or {}).get("status") or {}).get("active") or 0))
         return job if condition(job, "Complete") else None
 
-    job = wait_for(complete, 150, interval=0.1, what="job five complete")
+    job = until(complete, 150, "job five complete", interval=0.1)
 
     status = job["status"]
     assert status["succeeded"] == 5 and "failed" not in status
@@ -153,8 +167,8 @@ def test_failing_job_stops_at_its_backoff_limit(
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "doomed"},
         "spec": job_spec(kubelets, "exit 1", backoffLimit=2)})
 
-    job = wait_for(lambda: (j := api.get(f"{BATCH}/{ns}/jobs/doomed")) and condition(
-        j, "Failed") and j, 120, what="job doomed failed")
+    job = until(lambda: finished(api, f"{BATCH}/{ns}/jobs/doomed", "Failed"), 120,
+                "job doomed failed")
 
     failed = condition(job, "Failed")
     assert failed is not None and failed["reason"] == "BackoffLimitExceeded"
@@ -193,18 +207,21 @@ def test_cronjobs_run_on_the_minute_and_forbid_skips_while_active(
                 if j["metadata"]["ownerReferences"][0]["name"] == owner]
         return mine[0] if mine else None
 
-    tick = wait_for(lambda: first_job("tick"), 75, what="tick's first job")
+    tick = until(lambda: first_job("tick"), 75, "tick's first job")
     scheduled = scheduled_at(tick)
     assert scheduled.second == 0 and tick["metadata"]["name"] == \
         f"tick-{int(scheduled.timestamp()) // 60}"
     created = datetime.fromisoformat(
         tick["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
     assert 0 <= (created - scheduled).total_seconds() < 15  # on time
-    hold = wait_for(lambda: first_job("hold"), 20, what="hold's first job")
+    hold = until(lambda: first_job("hold"), 20, "hold's first job")
     assert scheduled_at(hold) == scheduled
 
-    done = wait_for(lambda: (c := api.get(f"{BATCH}/{ns}/cronjobs/tick")) and (
-        c.get("status") or {}).get("lastSuccessfulTime") and c, 60, what="tick's run seen done")
+    def tick_succeeded() -> Obj | None:
+        found = api.get(f"{BATCH}/{ns}/cronjobs/tick")
+        return found if ((found or {}).get("status") or {}).get("lastSuccessfulTime") else None
+
+    done = until(tick_succeeded, 60, "tick's run seen done")
     assert "SuccessfulCreate" in reasons(api, ns, "tick")
     assert "SawCompletedJob" in reasons(api, ns, "tick")
     assert done["status"]["lastScheduleTime"] >= tick["metadata"]["annotations"][

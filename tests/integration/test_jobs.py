@@ -97,6 +97,12 @@ def pods_of(api: httpx.Client, ns: str, job: str) -> list[Obj]:
     return sorted(found["items"], key=lambda p: p["metadata"]["creationTimestamp"])
 
 
+def pods_when(api: httpx.Client, ns: str, job: str, count: int) -> list[Obj] | None:
+    """The Job's pods once there are ``count`` of them."""
+    pods = pods_of(api, ns, job)
+    return pods if len(pods) == count else None
+
+
 def unfinished(pods: list[Obj]) -> list[Obj]:
     return [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
             and not p["metadata"].get("deletionTimestamp")]
@@ -157,9 +163,8 @@ def test_job_runs_its_completions_at_most_parallelism_at_a_time(api: httpx.Clien
     pods = pods_of(api, namespace, "count")
     assert len(pods) == 4
     assert all(TRACKING not in (p["metadata"].get("finalizers") or []) for p in pods)
-    events = eventually(lambda: (r := reasons(api, namespace, "count")) and "Completed" in r
-                        and r, 10, "Completed event")
-    assert events.count("SuccessfulCreate") == 4
+    eventually(lambda: "Completed" in reasons(api, namespace, "count"), 10, "Completed event")
+    assert reasons(api, namespace, "count").count("SuccessfulCreate") == 4
 
 
 def test_failing_pods_stop_at_the_backoff_limit(api: httpx.Client, namespace: str) -> None:
@@ -181,7 +186,7 @@ def test_failing_pods_stop_at_the_backoff_limit(api: httpx.Client, namespace: st
 def test_indexed_pods_carry_their_index(api: httpx.Client, namespace: str) -> None:
     ok(api.post(jobs_path(namespace), json=job_manifest(
         "idx", completions=3, parallelism=3, completionMode="Indexed")))
-    pods = eventually(lambda: len(p := pods_of(api, namespace, "idx")) == 3 and p, 20, "3 pods")
+    pods = eventually(lambda: pods_when(api, namespace, "idx", 3), 20, "3 pods")
     index_of = {p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]: p
                 for p in pods}
     assert sorted(index_of) == ["0", "1", "2"]
@@ -225,7 +230,7 @@ def test_ttl_after_finished_deletes_the_job_and_its_pods(api: httpx.Client,
 
 def test_deleting_a_job_releases_its_running_pods(api: httpx.Client, namespace: str) -> None:
     ok(api.post(jobs_path(namespace), json=job_manifest("gone", completions=2, parallelism=2)))
-    pods = eventually(lambda: len(p := pods_of(api, namespace, "gone")) == 2 and p, 20, "pods")
+    pods = eventually(lambda: pods_when(api, namespace, "gone", 2), 20, "pods")
     assert all(TRACKING in p["metadata"]["finalizers"] for p in pods)
 
     api.request("DELETE", jobs_path(namespace, "gone"), json={"propagationPolicy": "Background"})
