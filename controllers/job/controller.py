@@ -85,7 +85,7 @@ def tracked_job_index(pod: Obj) -> list[str]:
 class JobController(QueueController):
     """Creates, counts and removes the pods of batch/v1 Jobs."""
 
-    def __init__(self, ctx: ControllerContext, *, backoff: float | None = None) -> None:
+    def __init__(self, ctx: ControllerContext) -> None:
         self.job_informer = ctx.informers.informer("jobs")
         self.pod_informer = ctx.informers.informer("pods")
         super().__init__("job", [self.job_informer, self.pod_informer], clock=ctx.clock)
@@ -93,8 +93,7 @@ class JobController(QueueController):
         self.wall = ctx.wall
         self.recorder = ctx.recorder("job-controller")
         configured = ctx.option("job_pod_failure_backoff", None)
-        self.backoff_base = float(backoff if backoff is not None else
-                                  configured if configured is not None else DEFAULT_BACKOFF)
+        self.backoff_base = float(DEFAULT_BACKOFF if configured is None else configured)
         self.expectations = UIDTrackingExpectations(ctx.clock)
         self.finalizers = FinalizerExpectations()
         self.backoffs: dict[str, BackoffRecord] = {}
