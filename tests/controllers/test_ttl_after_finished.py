@@ -18,7 +18,7 @@ def setup() -> tuple[TTLAfterFinishedController, BatchFakeClient, Any]:
 
 
 def finished_job(ctx: Any, ttl: int | None, kind: str = "Complete") -> dict[str, Any]:
-    spec = {} if ttl is None else {"ttlSecondsAfterFinished": ttl}
+    spec: dict[str, Any] = {} if ttl is None else {"ttlSecondsAfterFinished": ttl}
     made = job(**spec)
     made["status"] = {"conditions": [{"type": kind, "status": "True",
                                       "lastTransitionTime": format_time(ctx.wall())}]}
