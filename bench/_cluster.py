@@ -1,14 +1,16 @@
 """A throwaway k8py cluster of local processes, for benchmarks.
 
-etcd, ``python -m apiserver``, ``python -m scheduler`` and N ``python -m
-kubelet`` on this machine, the kubelets driving the local Docker engine on a
-bridge network of their own.  The pieces are the test suite's own
-(``tests/conftest.py`` for etcd and the API server, ``tests/e2e/conftest.py``
-for the Docker side and kubelets), so a benchmark measures exactly what the
-tests exercise.  ``stop`` (also on error, via ``with``) removes every
-container, volume and network the run created.
+etcd, ``python -m apiserver``, ``python -m scheduler``, optionally the
+controller manager (``python -m controllers``, for workloads such as
+Deployments) and N ``python -m kubelet`` on this machine, the kubelets
+driving the local Docker engine on a bridge network of their own.  The
+pieces are the test suite's own (``tests/conftest.py`` for etcd and the API
+server, ``tests/e2e/conftest.py`` for the Docker side and kubelets), so a
+benchmark measures exactly what the tests exercise.  ``stop`` (also on
+error, via ``with``) removes every container, volume and network the run
+created.
 
-    with ProcessCluster(kubelets=2) as cluster:
+    with ProcessCluster(kubelets=2, controllers="*") as cluster:
         cluster.api_url  # talk to it
 """
 
@@ -57,12 +59,17 @@ class Component:
 
 
 class ProcessCluster:
-    def __init__(self, kubelets: int = 2) -> None:
+    """``controllers`` is the controller manager's ``--controllers`` selection ("*" for
+    all it runs by default); without it no controller manager starts."""
+
+    def __init__(self, kubelets: int = 2, controllers: str | None = None) -> None:
         self.kubelet_count = kubelets
+        self.controller_selection = controllers
         self.log_dir = Path(tempfile.mkdtemp(prefix="k8py-bench-logs-"))
         self.etcd: Etcd | None = None
         self.apiserver: ApiServerProcess | None = None
         self.scheduler: Component | None = None
+        self.controllers: Component | None = None
         self.docker: DockerCluster | None = None
         self.kubelets: list[KubeletProcess] = []
 
@@ -78,6 +85,10 @@ class ProcessCluster:
         self.apiserver.start()
         self.scheduler = Component("scheduler", ["--master", self.apiserver.url,
                                                  "--no-leader-elect"], self.log_dir)
+        if self.controller_selection is not None:
+            self.controllers = Component("controllers", [
+                "--master", self.apiserver.url, "--no-leader-elect",
+                "--controllers", self.controller_selection], self.log_dir)
         self.docker = DockerCluster()
         self.docker.ensure_images()
         for index in range(1, self.kubelet_count + 1):
@@ -93,6 +104,8 @@ class ProcessCluster:
             kubelet.stop()
         if self.docker is not None:
             self.docker.cleanup()
+        if self.controllers is not None:
+            self.controllers.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.apiserver is not None:
