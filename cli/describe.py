@@ -39,6 +39,11 @@ class Writer:
     def write(self, level: int, text: str) -> None:
         self._pending.append("  " * level + text)
 
+    def optional(self, level: int, title: str, value: Any) -> None:
+        """A ``title:\tvalue`` line only when the value is set (kubectl's optional fields)."""
+        if value:
+            self.write(level, f"{title}:\t{value}\n")
+
     def line(self, text: str) -> None:
         """Finish the current line (kubectl's WriteLine)."""
         self._pending.append(text + "\n")

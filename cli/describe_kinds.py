@@ -51,6 +51,14 @@ def _header(w: Writer, obj: dict[str, Any], *, namespace: bool = True) -> None:
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
 
 
+def _metadata(w: Writer, obj: dict[str, Any], *, namespace: bool = True) -> None:
+    """The opening most describers share: name, namespace, labels, annotations."""
+    meta = obj.get("metadata") or {}
+    _header(w, obj, namespace=namespace)
+    labels_multiline(w, "Labels", meta.get("labels"))
+    annotations_multiline(w, "Annotations", meta.get("annotations"))
+
+
 def _conditions(w: Writer, conditions: list[dict[str, Any]] | None) -> None:
     if conditions:
         w.write(0, "Conditions:\n  Type\tStatus\tReason\n")
@@ -113,8 +121,7 @@ async def describe_replicaset(ctx: Context, rs: dict[str, Any]) -> str:
     w.write(0, f"Selector:\t{format_selector(spec.get('selector'))}\n")
     labels_multiline(w, "Labels", meta.get("labels"))
     annotations_multiline(w, "Annotations", meta.get("annotations"))
-    if controlled_by(rs):
-        w.write(0, f"Controlled By:\t{controlled_by(rs)}\n")
+    w.optional(0, "Controlled By", controlled_by(rs))
     w.write(0, f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired\n")
     w.write(0, f"Pods Status:\t{phases.count('Running')} Running / {phases.count('Pending')} Waiting / "
                f"{phases.count('Succeeded')} Succeeded / {phases.count('Failed')} Failed\n")
@@ -152,23 +159,17 @@ async def describe_service(ctx: Context, svc: dict[str, Any]) -> str:
         "endpointslices", meta.get("namespace"),
         label_selector=f"kubernetes.io/service-name={meta.get('name', '')}")
     w = Writer()
-    _header(w, svc)
-    labels_multiline(w, "Labels", meta.get("labels"))
-    annotations_multiline(w, "Annotations", meta.get("annotations"))
+    _metadata(w, svc)
     selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
     w.write(0, f"Selector:\t{selector}\n")
     w.write(0, f"Type:\t{spec.get('type', '')}\n")
-    if spec.get("ipFamilyPolicy"):
-        w.write(0, f"IP Family Policy:\t{spec['ipFamilyPolicy']}\n")
+    w.optional(0, "IP Family Policy", spec.get("ipFamilyPolicy"))
     w.write(0, f"IP Families:\t{','.join(spec.get('ipFamilies') or []) or '<none>'}\n")
     w.write(0, f"IP:\t{spec.get('clusterIP', '')}\n")
     w.write(0, f"IPs:\t{','.join(spec.get('clusterIPs') or []) or '<none>'}\n")
-    if spec.get("externalIPs"):
-        w.write(0, f"External IPs:\t{','.join(spec['externalIPs'])}\n")
-    if spec.get("loadBalancerIP"):
-        w.write(0, f"Desired LoadBalancer IP:\t{spec['loadBalancerIP']}\n")
-    if spec.get("externalName"):
-        w.write(0, f"External Name:\t{spec['externalName']}\n")
+    w.optional(0, "External IPs", ",".join(spec.get("externalIPs") or []))
+    w.optional(0, "Desired LoadBalancer IP", spec.get("loadBalancerIP"))
+    w.optional(0, "External Name", spec.get("externalName"))
     ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     if ingress:
         w.write(0, "LoadBalancer Ingress:\t"
@@ -177,28 +178,22 @@ async def describe_service(ctx: Context, svc: dict[str, Any]) -> str:
         name, proto = port.get("name") or "<unset>", port.get("protocol", "TCP")
         w.write(0, f"Port:\t{name}\t{port.get('port')}/{proto}\n")
         w.write(0, f"TargetPort:\t{port.get('targetPort', port.get('port'))}/{proto}\n")
-        if port.get("appProtocol"):
-            w.write(0, f"AppProtocol:\t{port['appProtocol']}\n")
+        w.optional(0, "AppProtocol", port.get("appProtocol"))
         if port.get("nodePort"):
             w.write(0, f"NodePort:\t{name}\t{port['nodePort']}/{proto}\n")
         w.write(0, f"Endpoints:\t{_endpoints(slices, port.get('name') or '')}\n")
     w.write(0, f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}\n")
-    if spec.get("externalTrafficPolicy"):
-        w.write(0, f"External Traffic Policy:\t{spec['externalTrafficPolicy']}\n")
-    if spec.get("internalTrafficPolicy"):
-        w.write(0, f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}\n")
-    if spec.get("healthCheckNodePort"):
-        w.write(0, f"HealthCheck NodePort:\t{spec['healthCheckNodePort']}\n")
+    w.optional(0, "External Traffic Policy", spec.get("externalTrafficPolicy"))
+    w.optional(0, "Internal Traffic Policy", spec.get("internalTrafficPolicy"))
+    w.optional(0, "HealthCheck NodePort", spec.get("healthCheckNodePort"))
     describe_events(w, await search_events(ctx, svc))
     return w.text()
 
 
 async def describe_namespace(ctx: Context, ns: dict[str, Any]) -> str:
-    meta, status = ns.get("metadata") or {}, ns.get("status") or {}
+    status = ns.get("status") or {}
     w = Writer()
-    _header(w, ns, namespace=False)
-    labels_multiline(w, "Labels", meta.get("labels"))
-    annotations_multiline(w, "Annotations", meta.get("annotations"))
+    _metadata(w, ns, namespace=False)
     w.write(0, f"Status:\t{status.get('phase', '')}\n")
     if status.get("conditions"):
         w.write(0, "Conditions:\n")
@@ -212,11 +207,8 @@ async def describe_namespace(ctx: Context, ns: dict[str, Any]) -> str:
 
 
 async def describe_configmap(ctx: Context, cm: dict[str, Any]) -> str:
-    meta = cm.get("metadata") or {}
     w = Writer()
-    _header(w, cm)
-    labels_multiline(w, "Labels", meta.get("labels"))
-    annotations_multiline(w, "Annotations", meta.get("annotations"))
+    _metadata(w, cm)
     w.write(0, "\nData\n====\n")
     for key, value in sorted((cm.get("data") or {}).items()):
         w.write(0, f"{key}:\n----\n")
@@ -231,11 +223,8 @@ async def describe_configmap(ctx: Context, cm: dict[str, Any]) -> str:
 
 
 async def describe_secret(ctx: Context, secret: dict[str, Any]) -> str:
-    meta = secret.get("metadata") or {}
     w = Writer()
-    _header(w, secret)
-    labels_multiline(w, "Labels", meta.get("labels"))
-    annotations_multiline(w, "Annotations", meta.get("annotations"))
+    _metadata(w, secret)
     w.write(0, f"\nType:\t{secret.get('type', '')}\n")
     w.write(0, "\nData\n====\n")
     for key, value in sorted((secret.get("data") or {}).items()):

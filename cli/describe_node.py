@@ -147,12 +147,9 @@ async def describe_node(ctx: Context, node: dict[str, Any]) -> str:
                          ("Kubelet Version", "kubeletVersion"),
                          ("Kube-Proxy Version", "kubeProxyVersion")):
         w.write(0, f"  {title}:\t{info.get(field, '')}\n")
-    if spec.get("podCIDR"):
-        w.write(0, f"PodCIDR:\t{spec['podCIDR']}\n")
-    if spec.get("podCIDRs"):
-        w.write(0, f"PodCIDRs:\t{','.join(spec['podCIDRs'])}\n")
-    if spec.get("providerID"):
-        w.write(0, f"ProviderID:\t{spec['providerID']}\n")
+    w.optional(0, "PodCIDR", spec.get("podCIDR"))
+    w.optional(0, "PodCIDRs", ",".join(spec.get("podCIDRs") or []))
+    w.optional(0, "ProviderID", spec.get("providerID"))
     pods, _ = await ctx.client.list_all(
         "pods", None, field_selector=f"spec.nodeName={meta.get('name', '')},"
                                      "status.phase!=Succeeded,status.phase!=Failed")

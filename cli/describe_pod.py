@@ -119,13 +119,10 @@ def _state(w: Writer, title: str, state: dict[str, Any]) -> None:
     elif state.get("terminated") is not None:
         done = state["terminated"]
         w.write(2, f"{title}:\tTerminated\n")
-        if done.get("reason"):
-            w.write(3, f"Reason:\t{done['reason']}\n")
-        if done.get("message"):
-            w.write(3, f"Message:\t{done['message']}\n")
+        w.optional(3, "Reason", done.get("reason"))
+        w.optional(3, "Message", done.get("message"))
         w.write(3, f"Exit Code:\t{done.get('exitCode', 0)}\n")
-        if done.get("signal"):
-            w.write(3, f"Signal:\t{done['signal']}\n")
+        w.optional(3, "Signal", done.get("signal"))
         w.write(3, f"Started:\t{rfc1123z(done.get('startedAt'))}\n")
         w.write(3, f"Finished:\t{rfc1123z(done.get('finishedAt'))}\n")
     else:
@@ -270,14 +267,12 @@ def pod_template(w: Writer, template: dict[str, Any]) -> None:
     labels_multiline(w, "  Labels", meta.get("labels"))
     if meta.get("annotations"):
         annotations_multiline(w, "  Annotations", meta["annotations"])
-    if spec.get("serviceAccountName"):
-        w.write(1, f"Service Account:\t{spec['serviceAccountName']}\n")
+    w.optional(1, "Service Account", spec.get("serviceAccountName"))
     if spec.get("initContainers"):
         containers(w, "Init Containers", spec["initContainers"], None, None, "  ")
     containers(w, "Containers", spec.get("containers") or [], None, None, "  ")
     volumes(w, spec.get("volumes") or [], "  ")
-    if spec.get("priorityClassName"):
-        w.write(1, f"Priority Class Name:\t{spec['priorityClassName']}\n")
+    w.optional(1, "Priority Class Name", spec.get("priorityClassName"))
     labels_multiline(w, "  Node-Selectors", spec.get("nodeSelector"))
     tolerations(w, "  Tolerations", spec.get("tolerations"))
 
@@ -289,12 +284,9 @@ async def describe_pod(ctx: Context, pod: dict[str, Any]) -> str:
     w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
     if spec.get("priority") is not None:
         w.write(0, f"Priority:\t{spec['priority']}\n")
-    if spec.get("priorityClassName"):
-        w.write(0, f"Priority Class Name:\t{spec['priorityClassName']}\n")
-    if spec.get("runtimeClassName"):
-        w.write(0, f"Runtime Class Name:\t{spec['runtimeClassName']}\n")
-    if spec.get("serviceAccountName"):
-        w.write(0, f"Service Account:\t{spec['serviceAccountName']}\n")
+    w.optional(0, "Priority Class Name", spec.get("priorityClassName"))
+    w.optional(0, "Runtime Class Name", spec.get("runtimeClassName"))
+    w.optional(0, "Service Account", spec.get("serviceAccountName"))
     node = spec.get("nodeName")
     w.write(0, f"Node:\t{node}/{status.get('hostIP', '')}\n" if node else "Node:\t<none>\n")
     if status.get("startTime"):
@@ -318,11 +310,8 @@ async def describe_pod(ctx: Context, pod: dict[str, Any]) -> str:
         w.write(0, "IPs:\n")
         for ip in ips:
             w.write(1, f"IP:\t{ip.get('ip', '')}\n")
-    owner = controlled_by(pod)
-    if owner:
-        w.write(0, f"Controlled By:\t{owner}\n")
-    if status.get("nominatedNodeName"):
-        w.write(0, f"NominatedNodeName:\t{status['nominatedNodeName']}\n")
+    w.optional(0, "Controlled By", controlled_by(pod))
+    w.optional(0, "NominatedNodeName", status.get("nominatedNodeName"))
     if spec.get("initContainers"):
         containers(w, "Init Containers", spec["initContainers"],
                    status.get("initContainerStatuses"), pod)
