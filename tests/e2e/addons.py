@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
-
 from typing import Any
 
 from tests.conftest import free_port
@@ -25,7 +26,7 @@ from tests.e2e.cluster import Component, ServiceCluster
 from tests.e2e.conftest import Api, DockerCluster, wait_for
 
 __all__ = ["AddonCluster", "UpstreamThread", "DNS_SERVICE_IP", "UPSTREAM_ANSWER", "steady",
-           "remove_namespace"]
+           "remove_namespace", "module_namespace"]
 
 DNS_SERVICE_IP = "10.96.0.10"
 UPSTREAM_ANSWER = "192.0.2.1"  # what the fake upstream answers; never contacted
@@ -82,6 +83,24 @@ def remove_namespace(api: Api, docker: DockerCluster, namespace: str) -> None:
                  what=f"namespace {namespace} deleted")
     finally:
         docker.remove_containers(namespace=namespace)
+
+
+@contextmanager
+def module_namespace(api: Api, cluster: AddonCluster, prefix: str) -> Iterator[str]:
+    """A namespace of this session's for a test module's workloads, removed after the block.
+
+    Should setting the workloads up fail, the components' logs are printed
+    first: the failure is usually theirs, and they are gone afterwards.
+    """
+    namespace = f"{prefix}-{cluster.docker.name[-8:]}"
+    api.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
+    try:
+        yield namespace
+    except Exception:
+        print(cluster.logs())
+        raise
+    finally:
+        remove_namespace(api, cluster.docker, namespace)
 
 
 def bridge_gateway(cluster: DockerCluster) -> str:

@@ -17,9 +17,11 @@ import random
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import httpx
@@ -27,12 +29,14 @@ import httpx
 from tests.conftest import ROOT, free_port
 from tests.e2e.conftest import DockerCluster, KubeletProcess, wait_for
 
-__all__ = ["Component", "Node", "ServiceCluster", "NODE_LABEL", "TOOLBOX", "HELLO",
-           "deployment", "client_pod", "exec_in", "pod_container", "sandbox_pid"]
+__all__ = ["Component", "Node", "ServiceCluster", "NODE_LABEL", "TOOLBOX", "HELLO", "running",
+           "deployment", "service", "client_pod", "exec_in", "pod_container", "sandbox_pid"]
 
 NODE_LABEL = "e2e.k8py.io/service-nodes"
 TOOLBOX = "k8py/toolbox:dev"
 HELLO = "k8py/hello:1.0"
+
+C = TypeVar("C", bound="ServiceCluster")
 
 
 class Component:
@@ -146,6 +150,20 @@ class ServiceCluster:
         return "\n".join(f"==== {c.name}\n{c.logs()[-4000:]}" for c in parts)
 
 
+@contextmanager
+def running(cluster: C) -> Iterator[C]:
+    """Start the cluster for the block and stop it after, also when starting failed half-way.
+
+    A start that failed may have left some processes running; they must not
+    outlive the test module.
+    """
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 def deployment(name: str, replicas: int, selector: dict[str, str], *,
                labels: dict[str, str] | None = None, image: str = HELLO) -> dict[str, Any]:
     """hello behind an exec readiness probe that a test can fail by creating /tmp/unready."""
@@ -162,6 +180,15 @@ def deployment(name: str, replicas: int, selector: dict[str, str], *,
                                                                  "test ! -e /tmp/unready"]},
                                             "periodSeconds": 1, "failureThreshold": 2,
                                             "timeoutSeconds": 5}}]}}}}
+
+
+def service(name: str, selector: dict[str, str] | None, ports: list[dict[str, Any]],
+            **spec: Any) -> dict[str, Any]:
+    """A Service manifest; without a selector, one whose endpoints no controller manages."""
+    body: dict[str, Any] = {"ports": ports, **spec}
+    if selector:
+        body["selector"] = selector
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": body}
 
 
 def client_pod(name: str, node: str) -> dict[str, Any]:

@@ -20,9 +20,9 @@ import pytest
 
 from tests.conftest import ApiServerProcess
 from tests.e2e.addons import (
-    DNS_SERVICE_IP, UPSTREAM_ANSWER, AddonCluster, remove_namespace, steady,
+    DNS_SERVICE_IP, UPSTREAM_ANSWER, AddonCluster, module_namespace, steady,
 )
-from tests.e2e.cluster import HELLO, client_pod, deployment, exec_in
+from tests.e2e.cluster import HELLO, client_pod, deployment, exec_in, running, service
 from tests.e2e.conftest import Api, DockerCluster, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -56,42 +56,29 @@ class Env:
         return self.api.create(f"/api/v1/namespaces/{self.ns}/{path}", body)
 
 
-def svc(name: str, selector: dict[str, str] | None, ports: list[dict[str, Any]],
-        **spec: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"ports": ports, **spec}
-    if selector:
-        body["selector"] = selector
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": body}
-
-
 @pytest.fixture(scope="module")
 def addon_cluster(apiserver: ApiServerProcess, docker_cluster: DockerCluster,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[AddonCluster]:
-    cluster = AddonCluster(apiserver.url, docker_cluster, Path(tmp_path_factory.mktemp("dns")))
-    try:
-        cluster.start()
+    with running(AddonCluster(apiserver.url, docker_cluster,
+                              Path(tmp_path_factory.mktemp("dns")))) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")
 def env(api: Api, docker_cluster: DockerCluster, addon_cluster: AddonCluster) -> Iterator[Env]:
-    ns = f"dns-{docker_cluster.name[-8:]}"
-    api.create("/api/v1/namespaces", {"metadata": {"name": ns}})
-    state = Env(api, docker_cluster, addon_cluster, ns)
-    try:
+    with module_namespace(api, addon_cluster, "dns") as ns:
+        state = Env(api, docker_cluster, addon_cluster, ns)
         selector = addon_cluster.node_selector
         api.create(f"/apis/apps/v1/namespaces/{ns}/deployments",
                    steady(deployment("hello", 2, selector)))
         http = {"name": "http", "port": 80, "targetPort": "http"}
-        state.create("services", svc("hello", {"app": "hello"}, [
+        state.create("services", service("hello", {"app": "hello"}, [
             http, {"name": "alt", "port": 8080, "targetPort": "http"}]))
-        state.create("services", svc("hello-headless", {"app": "hello"}, [http],
-                                     clusterIP="None"))
-        state.create("services", svc("ext", None, [], type="ExternalName",
-                                     externalName="upstream.example.test"))
-        state.create("services", svc("db", {"app": "db"}, [http], clusterIP="None"))
+        state.create("services", service("hello-headless", {"app": "hello"}, [http],
+                                         clusterIP="None"))
+        state.create("services", service("ext", None, [], type="ExternalName",
+                                         externalName="upstream.example.test"))
+        state.create("services", service("db", {"app": "db"}, [http], clusterIP="None"))
         state.create("pods", {"apiVersion": "v1", "kind": "Pod",
                               "metadata": {"name": "db-0", "labels": {"app": "db"}},
                               "spec": {"hostname": "db-0", "subdomain": "db",
@@ -106,11 +93,7 @@ def env(api: Api, docker_cluster: DockerCluster, addon_cluster: AddonCluster) ->
             wait_for(lambda: (api.pod(ns, name) or {}).get("status", {}).get("phase") ==
                      "Running", 90, what=f"{name} running")
         yield state
-    except Exception:
-        print(addon_cluster.logs())
-        raise
-    finally:
-        remove_namespace(api, docker_cluster, ns)
+
 
 def test_pods_get_the_cluster_resolv_conf(env: Env) -> None:
     code, conf = env.sh("cat /etc/resolv.conf")

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import ApiServerProcess
-from tests.e2e.addons import AddonCluster, remove_namespace, steady
-from tests.e2e.cluster import deployment
+from tests.e2e.addons import AddonCluster, module_namespace, steady
+from tests.e2e.cluster import deployment, running, service
 from tests.e2e.conftest import Api, DockerCluster, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -56,28 +56,20 @@ def backend(service: str, port: int | str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def addon_cluster(apiserver: ApiServerProcess, docker_cluster: DockerCluster,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[AddonCluster]:
-    cluster = AddonCluster(apiserver.url, docker_cluster,
-                           Path(tmp_path_factory.mktemp("ingress")))
-    try:
-        cluster.start()
+    with running(AddonCluster(apiserver.url, docker_cluster,
+                              Path(tmp_path_factory.mktemp("ingress")))) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")
-def env(api: Api, docker_cluster: DockerCluster, addon_cluster: AddonCluster) -> Iterator[Env]:
-    ns = f"ing-{docker_cluster.name[-8:]}"
-    api.create("/api/v1/namespaces", {"metadata": {"name": ns}})
-    state = Env(api, addon_cluster, ns)
-    try:
+def env(api: Api, addon_cluster: AddonCluster) -> Iterator[Env]:
+    with module_namespace(api, addon_cluster, "ing") as ns:
+        state = Env(api, addon_cluster, ns)
         for name, image, port in (("v1", "k8py/hello:1.0", 80), ("v2", "k8py/hello:2.0", 8080)):
             api.create(f"/apis/apps/v1/namespaces/{ns}/deployments",
                        steady(deployment(name, 1, addon_cluster.node_selector, image=image)))
-            api.create(f"/api/v1/namespaces/{ns}/services", {
-                "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                "spec": {"selector": {"app": name},
-                         "ports": [{"name": "web", "port": port, "targetPort": "http"}]}})
+            api.create(f"/api/v1/namespaces/{ns}/services", service(
+                name, {"app": name}, [{"name": "web", "port": port, "targetPort": "http"}]))
         api.create(f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", {
             "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
             "metadata": {"name": "site"},
@@ -93,11 +85,7 @@ def env(api: Api, docker_cluster: DockerCluster, addon_cluster: AddonCluster) ->
         wait_for(lambda: state.version("two.example.test", "/new") == "2.0", 60,
                  what="two.example.test/new served by v2")
         yield state
-    except Exception:
-        print(addon_cluster.logs())
-        raise
-    finally:
-        remove_namespace(api, docker_cluster, ns)
+
 
 def test_each_host_and_path_reaches_its_service(env: Env) -> None:
     assert env.version("one.example.test") == "1.0"

@@ -22,12 +22,13 @@ import pytest
 
 from tests.conftest import ApiServerProcess
 from tests.e2e.cluster import ServiceCluster, client_pod, deployment, exec_in, pod_container, \
-    sandbox_pid
+    running, sandbox_pid, service
 from tests.e2e.conftest import Api, DockerCluster, wait_for
 
 pytestmark = pytest.mark.e2e
 
 UNALLOCATED = "10.96.255.254"
+WEB_PORT = {"name": "web", "port": 80, "targetPort": "http"}  # to the pods' named port
 HELLO = re.compile(r"Hello from (\S+) \(version")
 # Holds one HTTP request open, header by header, as stdin says; then prints the reply.
 SLOW_REQUEST = """
@@ -97,22 +98,17 @@ class App:
                               capture_output=True, text=True, check=True).stdout
 
     def service(self, name: str, **spec: object) -> dict[str, Any]:
-        body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                "spec": {"selector": {"app": "web"},
-                         "ports": [{"name": "web", "port": 80, "targetPort": "http"}], **spec}}
-        return self.api.create(f"/api/v1/namespaces/{self.ns}/services", body)
+        """A Service in front of the web replicas."""
+        return self.api.create(f"/api/v1/namespaces/{self.ns}/services",
+                               service(name, {"app": "web"}, [WEB_PORT], **spec))
 
 
 @pytest.fixture(scope="module")
 def service_cluster(apiserver: ApiServerProcess, docker_cluster: DockerCluster,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceCluster]:
-    cluster = ServiceCluster(apiserver.url, docker_cluster,
-                             Path(tmp_path_factory.mktemp("service-cluster")))
-    try:
-        cluster.start()
+    with running(ServiceCluster(apiserver.url, docker_cluster,
+                                Path(tmp_path_factory.mktemp("service-cluster")))) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +118,8 @@ def app(api: Api, docker_cluster: DockerCluster, service_cluster: ServiceCluster
     try:
         api.create(f"/apis/apps/v1/namespaces/{ns}/deployments",
                    deployment("web", 3, service_cluster.node_selector))
-        svc = api.create(f"/api/v1/namespaces/{ns}/services", {
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-            "spec": {"selector": {"app": "web"},
-                     "ports": [{"name": "web", "port": 80, "targetPort": "http"}]}})
+        svc = api.create(f"/api/v1/namespaces/{ns}/services",
+                         service("web", {"app": "web"}, [WEB_PORT]))
         state = App(api, docker_cluster, service_cluster, ns, svc["spec"]["clusterIP"], [])
         wait_for(lambda: len(state.ready_endpoints()) == 3, 90, what="3 ready endpoints")
         for index, node in enumerate(service_cluster.nodes, start=1):
