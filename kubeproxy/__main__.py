@@ -17,8 +17,7 @@ import socket
 import sys
 
 from kubeproxy.proxier import ProxyConfig, Proxier
-from machinery import kubeconfig
-from machinery.client import ApiClient
+from machinery.apiflags import add_api_flags, check_api_flags, client_from_args
 from machinery.component import Health, add_common_flags, flag, run, serve_health, setup_logging
 from machinery.presence import PresenceAnnouncer
 
@@ -32,10 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "LoadBalancer listeners")
     flag(parser, "--node-name", env="K8PY_NODE_NAME", default=socket.gethostname(),
          help="the node whose pods this proxy serves (as the kubelet's --node-name)")
-    flag(parser, "--kubeconfig", env="KUBECONFIG", default=None,
-         help="kubeconfig file with the API server address and credentials")
-    flag(parser, "--master", env="K8PY_MASTER", default=None,
-         help="API server URL (overrides the kubeconfig's server)")
+    add_api_flags(parser)
     flag(parser, "--docker-host", env="DOCKER_HOST", default="unix:///var/run/docker.sock",
          help="Docker engine running this node's pods")
     flag(parser, "--cluster-name", env="K8PY_CLUSTER_NAME", default="k8py",
@@ -61,29 +57,18 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
                        sync_period=args.sync_period)
 
 
-def _client(args: argparse.Namespace) -> ApiClient:
-    agent = "k8py-kube-proxy"
-    if args.master and not args.kubeconfig:
-        return ApiClient(args.master, user_agent=agent)
-    ctx = kubeconfig.load(args.kubeconfig).context()
-    server = args.master or ctx.server
-    return ApiClient(server, token=ctx.token, namespace=ctx.namespace, user_agent=agent,
-                     ssl_context=ctx.ssl_context() if server.startswith("https://") else None)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logger = setup_logging("kube-proxy", args.log_level, args.log_format)
     try:
         config = config_from_args(args)
-        if not args.master or args.kubeconfig:
-            kubeconfig.load(args.kubeconfig).context()
+        check_api_flags(args)
     except ValueError as exc:  # includes KubeconfigError and a malformed CIDR
         parser.error(str(exc))
 
     async def serve() -> None:
-        client = _client(args)
+        client = client_from_args(args, "k8py-kube-proxy")
         proxier = Proxier(client, config)
         health = Health()
         proxier.add_checks(health)
