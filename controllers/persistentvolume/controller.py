@@ -275,9 +275,8 @@ class PersistentVolumeController(QueueController):
     async def _sync_claimed_volume(self, volume: Obj, claim: Obj) -> None:
         bound_to = (claim.get("spec") or {}).get("volumeName")
         if not bound_to:
-            self.queue.add(f"claim:{meta_key(claim)}")  # the claim side is still to do
-            if (volume.get("status") or {}).get("phase") in (None, "Pending"):
-                await self._volume_phase(volume, "Available")
+            # Provisioned for (or promised to) the claim, whose side is still to do.
+            self.queue.add(f"claim:{meta_key(claim)}")
             return
         if bound_to == volume["metadata"]["name"]:
             await self._volume_phase(volume, "Bound")
