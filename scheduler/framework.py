@@ -14,10 +14,10 @@ the same state and a plugin can be tested with plain dicts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from machinery.meta import get_condition, namespaced_name
 from machinery.podrequests import (
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 MaxScore = 100
 
@@ -191,6 +192,16 @@ class CycleState:
 
     snapshot: Snapshot
     data: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` on the first call for ``key`` in this attempt, its result after that.
+
+        A plugin runs once per node, but what it derives from the pod alone
+        is the same for every node.
+        """
+        if key not in self.data:
+            self.data[key] = compute()
+        return cast(T, self.data[key])
 
 
 class Plugin(Protocol):

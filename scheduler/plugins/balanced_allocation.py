@@ -24,10 +24,7 @@ class BalancedAllocation:
     name = "NodeResourcesBalancedAllocation"
 
     def _pod(self, state: CycleState, pod: dict[str, Any]) -> ResourceAmounts:
-        cached = state.data.get(self.name)
-        if cached is None:
-            cached = state.data[self.name] = pod_requests(pod)
-        return cached
+        return state.once(self.name, lambda: pod_requests(pod))
 
     def score(self, state: CycleState, pod: dict[str, Any], node: NodeInfo) -> int:
         usage = node.usage_with(self._pod(state, pod), RESOURCES, non_zero=False)

@@ -30,10 +30,7 @@ class NodePorts:
     name = "NodePorts"
 
     def filter(self, state: CycleState, pod: dict[str, Any], node: NodeInfo) -> Status:
-        wanted = state.data.get(self.name)
-        if wanted is None:
-            wanted = state.data[self.name] = pod_host_ports(pod)
-        for port in wanted:
+        for port in state.once(self.name, lambda: pod_host_ports(pod)):
             if any(conflicts(port, used) for used in node.used_ports):
                 return Status.unschedulable(REASON)
         return SUCCESS

@@ -30,11 +30,8 @@ class NodeResourcesFit:
     name = "NodeResourcesFit"
 
     def _requests(self, state: CycleState, pod: dict[str, Any]) -> ResourceAmounts:
-        cached = state.data.get(self.name)
-        if cached is None:
-            cached = state.data[self.name] = {
-                name: value for name, value in pod_requests(pod).items() if value > 0}
-        return cached
+        return state.once(self.name, lambda: {
+            name: value for name, value in pod_requests(pod).items() if value > 0})
 
     def filter(self, state: CycleState, pod: dict[str, Any], node: NodeInfo) -> Status:
         reasons: list[str] = []

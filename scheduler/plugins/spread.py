@@ -82,9 +82,7 @@ class SelectorSpread:
     name = "SelectorSpread"
 
     def _sibling(self, state: CycleState, pod: Obj) -> Sibling | None:
-        if self.name not in state.data:
-            state.data[self.name] = _sibling_test(pod, state.snapshot.services)
-        return state.data[self.name]  # type: ignore[no-any-return]
+        return state.once(self.name, lambda: _sibling_test(pod, state.snapshot.services))
 
     def score(self, state: CycleState, pod: Obj, node: NodeInfo) -> int:
         sibling = self._sibling(state, pod)
