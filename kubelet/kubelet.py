@@ -124,8 +124,11 @@ class Kubelet:
                 for event in self._stream:
                     attributes = (event.get("Actor") or {}).get("Attributes") or {}
                     uid = attributes.get(LABEL_POD_UID)
-                    if uid and event.get("Action") in _WAKE_ACTIONS:
-                        loop.call_soon_threadsafe(self._wake, uid)
+                    action = event.get("Action")
+                    if uid and action in _WAKE_ACTIONS:
+                        loop.call_soon_threadsafe(self.workers.container_event, uid,
+                                                  str((event.get("Actor") or {}).get("ID")
+                                                      or event.get("id") or ""), action)
             except Exception as exc:
                 if not self._stopping.is_set():
                     log.warning("docker event stream broke: %s; reconnecting", exc)

@@ -96,6 +96,14 @@ class PodWorkers:
         if worker is not None:
             worker.wake.set()
 
+    def container_event(self, uid: str, container_id: str, action: str) -> None:
+        """A Docker event of one of the pod's containers: wake its worker, unless the
+        worker caused it itself (its start of a container it has already inspected), as
+        a second pass would only relist the pod to find what it already knows."""
+        worker = self._workers.get(uid)
+        if worker is not None and not worker.state.expected_event(container_id, action):
+            worker.wake.set()
+
     def uids(self) -> set[str]:
         return set(self._workers)
 

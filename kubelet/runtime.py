@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 from docker.types import IPAMConfig, IPAMPool
+from prometheus_client import Counter, Histogram
 
 from machinery.meta import parse_time
 
@@ -52,6 +54,16 @@ KIND_APP = "app"
 API_VERSION = "1.41"
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+# As the kubelet's own runtime metrics: what each pod costs the engine, and how long it waits.
+OPERATIONS = Counter("kubelet_runtime_operations_total", "Docker calls made, by operation",
+                     ["operation_type"])
+OPERATION_ERRORS = Counter("kubelet_runtime_operations_errors_total",
+                           "Docker calls that failed, by operation", ["operation_type"])
+OPERATION_SECONDS = Histogram("kubelet_runtime_operations_duration_seconds",
+                              "Duration of Docker calls, queueing for a thread included, "
+                              "by operation", ["operation_type"],
+                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 
 class DockerError(Exception):
@@ -170,12 +182,18 @@ class DockerRuntime:
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one blocking SDK call on the pool; Docker errors become ``DockerError``."""
         loop = asyncio.get_running_loop()
+        operation = getattr(fn, "__name__", "call")
+        OPERATIONS.labels(operation).inc()
+        started = time.monotonic()
         try:
             return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
         except docker.errors.NotFound:
             raise
         except docker.errors.APIError as exc:
+            OPERATION_ERRORS.labels(operation).inc()
             raise DockerError(str(exc.explanation or exc)) from exc
+        finally:
+            OPERATION_SECONDS.labels(operation).observe(time.monotonic() - started)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kubelet.containers import pod_labels
@@ -173,8 +174,12 @@ def _host_ports(pod: Obj) -> dict[str, Any]:
 
 
 async def create_sandbox(runtime: DockerRuntime, pod: Obj, *, image: str, attempt: int,
-                         cluster_domain: str) -> str:
-    """Create and start the pause container; returns its id."""
+                         cluster_domain: str,
+                         before_start: Callable[[str], None] | None = None) -> str:
+    """Create and start the pause container; returns its id.
+
+    ``before_start`` learns the id between create and start (to expect its start event).
+    """
     spec = pod.get("spec") or {}
     meta = pod.get("metadata") or {}
     labels = runtime.labels(**pod_labels(pod), **{LABEL_KIND: KIND_SANDBOX,
@@ -206,6 +211,8 @@ async def create_sandbox(runtime: DockerRuntime, pod: Obj, *, image: str, attemp
         config["ports"] = [tuple(key.split("/")) for key in host["port_bindings"]]
     name = f"k8py_POD_{meta.get('name')}_{meta.get('namespace')}_{meta.get('uid')}_{attempt}"
     sandbox_id = await runtime.create(config, host, name)
+    if before_start is not None:
+        before_start(sandbox_id)
     await runtime.start(sandbox_id)
     return sandbox_id
 

@@ -33,7 +33,7 @@ from kubelet.volumes import MountError, VolumeSource
 from machinery.events import NORMAL, WARNING
 from machinery.meta import parse_time
 
-__all__ = ["PodState", "PodSyncer", "go_duration"]
+__all__ = ["Observation", "PodState", "PodSyncer", "go_duration"]
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ def go_duration(seconds: float) -> str:
     return f"{hours}h{minutes}m{secs}s"
 
 
+Observation = tuple[list[ContainerInfo], dict[str, list[ContainerInfo]]]
+
+
 @dataclass
 class PodState:
     """What the kubelet remembers about one pod between passes (lost on restart, harmlessly)."""
@@ -63,10 +66,25 @@ class PodState:
     volumes: dict[str, VolumeSource] | None = None
     volumes_at: float = 0.0
     last_status: Obj | None = None
+    # What the last pass left in Docker, when it knows for sure: the status needs no relisting.
+    observed: Observation | None = None
+    # Docker events this kubelet caused itself (container id, action): no reason to wake.
+    expected: set[tuple[str, str]] = field(default_factory=set)
 
     def retry_in(self, seconds: float) -> None:
         seconds = max(0.5, seconds)
         self.retry = seconds if self.retry is None else min(self.retry, seconds)
+
+    def expect(self, container_id: str, action: str) -> None:
+        self.expected.add((container_id, action))
+
+    def expected_event(self, container_id: str, action: str) -> bool:
+        """True (once) for an event announced with ``expect``."""
+        try:
+            self.expected.remove((container_id, action))
+        except KeyError:
+            return False
+        return True
 
 
 def _pod_ref(pod: Obj) -> str:
@@ -86,7 +104,8 @@ class PodSyncer:
     # -- observation ------------------------------------------------------------------------
 
     async def view(self, pod: Obj, state: PodState, *, terminal: bool = False) -> PodView:
-        sandboxes, instances = await observe(self.ctx.runtime, state.uid)
+        observed, state.observed = state.observed, None
+        sandboxes, instances = observed or await observe(self.ctx.runtime, state.uid)
         sandbox = sandboxes[0] if sandboxes else None
         specs = all_specs(pod)
         for name, infos in instances.items():
@@ -115,26 +134,39 @@ class PodSyncer:
     # -- the pass ---------------------------------------------------------------------------
 
     async def sync(self, pod: Obj, state: PodState) -> None:
-        """Take every step the pod needs now; ``state.retry`` says when to come back."""
+        """Take every step the pod needs now; ``state.retry`` says when to come back.
+
+        A pass that knows exactly what it changed (sandboxes and containers it
+        made, each inspected once started) leaves its view in ``state.observed``
+        for the status, sparing Docker a relisting of the pod: on a busy node,
+        Docker round trips are what pod startup waits for.
+        """
         state.retry = None
+        state.observed = None
         sandboxes, instances = await observe(self.ctx.runtime, state.uid)
         spec = pod.get("spec") or {}
         sandbox = sandboxes[0] if sandboxes and sandboxes[0].running else None
         if sandbox is None:
             if not _needs_sandbox(spec, instances):
+                state.observed = (sandboxes, instances)
                 return
+            stopped = any(infos[0].running for infos in instances.values())
             sandbox = await self._new_sandbox(pod, state, sandboxes, instances)
             if sandbox is None:
                 return
-            instances = (await observe(self.ctx.runtime, state.uid))[1]
+            if stopped:
+                instances = (await observe(self.ctx.runtime, state.uid))[1]
+            sandboxes = [sandbox, *sandboxes]
         if _apps_finished(spec, instances):
-            await self._stop_sidecars(pod, instances)
+            if not await self._stop_sidecars(pod, instances):
+                state.observed = (sandboxes, instances)
             return
         pod_ip = self.ctx.config.node_ip if spec.get("hostNetwork") else sandbox.ip
         volumes = await self._volumes(pod, state)
         if volumes is None:
             return
-        step = _Pass(pod, state, sandbox.id, volumes, self._pod_files(pod, pod_ip), pod_ip)
+        step = _Pass(pod, state, sandbox.id, volumes, self._pod_files(pod, pod_ip), pod_ip,
+                     instances)
         long_running = [c for c in spec.get("initContainers") or [] if is_sidecar(c)]
         long_running += spec.get("containers") or []
         self.ctx.probes.update(pod, [(c, i[0].id, i[0].started_at) for c in long_running
@@ -142,11 +174,14 @@ class PodSyncer:
                                      and i[0].running], pod_ip)
         for container in spec.get("initContainers") or []:
             if not await self._step(step, container, KIND_INIT,
-                                    instances.get(str(container.get("name"))) or []):
-                return
-        for container in spec.get("containers") or []:
-            await self._step(step, container, KIND_APP,
-                             instances.get(str(container.get("name"))) or [])
+                                    list(instances.get(str(container.get("name"))) or [])):
+                break
+        else:
+            for container in spec.get("containers") or []:
+                await self._step(step, container, KIND_APP,
+                                 list(instances.get(str(container.get("name"))) or []))
+        if step.exact:
+            state.observed = (sandboxes, instances)
 
     async def _new_sandbox(self, pod: Obj, state: PodState, sandboxes: list[ContainerInfo],
                            instances: dict[str, list[ContainerInfo]]) -> ContainerInfo | None:
@@ -160,10 +195,16 @@ class PodSyncer:
                                for infos in instances.values() if infos[0].running))
         attempt = sandboxes[0].restart_count + 1 if sandboxes else 0
         sandbox_id = ""
+
+        def created(container_id: str) -> None:
+            nonlocal sandbox_id
+            sandbox_id = container_id  # removed below if it fails to start
+            state.expect(container_id, "start")
+
         try:
-            sandbox_id = await create_sandbox(ctx.runtime, pod, image=ctx.config.pod_infra_image,
-                                              attempt=attempt,
-                                              cluster_domain=ctx.config.cluster_domain)
+            await create_sandbox(ctx.runtime, pod, image=ctx.config.pod_infra_image,
+                                 attempt=attempt, cluster_domain=ctx.config.cluster_domain,
+                                 before_start=created)
             info = await ctx.runtime.inspect(sandbox_id)
             if info is None or not info.running:
                 raise SandboxError("sandbox exited right after it started")
@@ -178,6 +219,7 @@ class PodSyncer:
             ctx.recorder.event(pod, WARNING, "FailedCreatePodSandBox",
                                f"Failed to create pod sandbox: {exc}")
             if sandbox_id:
+                state.expected.discard((sandbox_id, "start"))
                 await ctx.runtime.remove(sandbox_id)
             for container in all_specs(pod):
                 state.waiting[container] = ("ContainerCreating", "")
@@ -185,12 +227,17 @@ class PodSyncer:
             return None
         return info
 
-    async def _stop_sidecars(self, pod: Obj, instances: dict[str, list[ContainerInfo]]) -> None:
-        """Every app container is done for good: sidecars stop, last started first."""
+    async def _stop_sidecars(self, pod: Obj, instances: dict[str, list[ContainerInfo]]) -> bool:
+        """Every app container is done for good: sidecars stop, last started first.
+
+        True when one was stopped."""
+        stopped = False
         for container in reversed((pod.get("spec") or {}).get("initContainers") or []):
             infos = instances.get(str(container.get("name"))) or []
             if is_sidecar(container) and infos and infos[0].running:
                 await stop_container(self.ctx, pod, infos[0], _grace(pod))
+                stopped = True
+        return stopped
 
     async def _volumes(self, pod: Obj, state: PodState) -> dict[str, VolumeSource] | None:
         if state.volumes is not None and time.monotonic() - state.volumes_at < _VOLUME_REFRESH:
@@ -237,6 +284,7 @@ class PodSyncer:
                 return probes.started(container, latest.id) if sidecar else kind == KIND_APP
             self.ctx.recorder.event(pod, NORMAL, "Killing", why,
                                     field_path=field_path(kind, name))
+            step.exact = False
             await stop_container(self.ctx, pod, latest, _grace(pod), announce=False)
             probes.forget_container(latest.id)
             latest = await self.ctx.runtime.inspect(latest.id)
@@ -244,6 +292,7 @@ class PodSyncer:
                 return False
         if latest is None or (not latest.running and not latest.exited):
             if latest is not None:  # created but never started: start afresh
+                step.exact = False
                 await self.ctx.runtime.remove(latest.id)
             started = await self._start(step, container, kind,
                                         latest.restart_count if latest else 0)
@@ -308,9 +357,12 @@ class PodSyncer:
         ctx.recorder.event(pod, NORMAL, "Created", f"Created container: {name}",
                            field_path=where)
         state.waiting.pop(name, None)
+        state.expect(container_id, "start")  # before the call: the event may come first
         try:
             await ctx.runtime.start(container_id)
         except DockerError as exc:
+            state.expected.discard((container_id, "start"))
+            step.exact = False
             ctx.recorder.event(pod, WARNING, "Failed",
                                f'Error: failed to start container "{name}": {exc}',
                                field_path=where)
@@ -318,7 +370,15 @@ class PodSyncer:
             return False
         ctx.recorder.event(pod, NORMAL, "Started", f"Started container {name}",
                            field_path=where)
-        return await self._post_start(step, container, container_id, where)
+        if not await self._post_start(step, container, container_id, where):
+            step.exact = False
+            return False
+        info = await ctx.runtime.inspect(container_id)
+        if info is None:
+            step.exact = False
+        else:
+            step.instances.setdefault(name, []).insert(0, info)
+        return True
 
     async def _post_start(self, step: _Pass, container: Obj, container_id: str,
                           where: str) -> bool:
@@ -348,6 +408,8 @@ class _Pass:
     volumes: dict[str, VolumeSource]
     files: dict[str, str | None]
     pod_ip: str
+    instances: dict[str, list[ContainerInfo]]
+    exact: bool = True  # instances still say what Docker has (every change was recorded)
 
 
 def _grace(pod: Obj) -> int:

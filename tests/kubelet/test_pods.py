@@ -116,3 +116,36 @@ async def test_active_deadline_fails_the_pod(
     assert not any(c.running for c in h.runtime.containers.values())
     assert "DeadlineExceeded" in h.recorder.reasons()
     await workers.stop()
+
+
+async def test_own_start_events_do_not_wake_the_worker_but_a_death_does(
+        setup: tuple[Harness, FakeClient, Pods, PodWorkers]) -> None:
+    h, client, pods, workers = setup
+    pod = make_pod([app()])
+    await add(client, pods, pod)
+    workers.ensure(pod)
+    await until(lambda: ("patch/status", "pods", "p") in client.calls)
+    await asyncio.sleep(0.05)
+    passes = len([c for c in client.calls if c[0] == "patch/status"])
+    listed = h.runtime.pod_containers
+    listings: list[str] = []
+
+    async def pod_containers(uid: str) -> list[Any]:
+        listings.append(uid)
+        return await listed(uid)
+
+    h.runtime.pod_containers = pod_containers  # type: ignore[method-assign]
+    [container] = h.runtime.named("app")
+    [sandbox] = h.runtime.named("POD")
+    workers.container_event("uid-1", sandbox.id, "start")
+    workers.container_event("uid-1", container.id, "start")
+    await asyncio.sleep(0.1)
+    assert listings == []  # the events it caused itself
+    h.runtime.exit(container.id, 1)
+    workers.container_event("uid-1", container.id, "die")
+    await until(lambda: bool(listings))
+    await until(lambda: len([c for c in client.calls if c[0] == "patch/status"]) > passes)
+    seen = len(listings)
+    workers.container_event("uid-1", container.id, "start")  # not expected twice: wakes
+    await until(lambda: len(listings) > seen)
+    await workers.stop()

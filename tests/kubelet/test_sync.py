@@ -195,6 +195,45 @@ async def test_reject_rule_failure_keeps_containers_from_starting(h: Harness) ->
     assert state.retry is not None
 
 
+async def test_a_new_pod_gets_its_status_without_relisting(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    listings: list[str] = []
+    listed = h.runtime.pod_containers
+
+    async def pod_containers(uid: str) -> list[ContainerInfo]:
+        listings.append(uid)
+        return await listed(uid)
+
+    monkeypatch.setattr(h.runtime, "pod_containers", pod_containers)
+    pod = make_pod([app("a"), app("b")])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    status = await h.status(pod, state)
+    assert listings == ["uid-1"]  # the pass's own look; it recorded what it made
+    assert status["phase"] == "Running"
+    assert [s["state"].get("running") is not None for s in status["containerStatuses"]] == \
+        [True, True]
+    [sandbox] = h.runtime.named("POD")
+    # The pass started the sandbox and both containers itself: their start events are no news.
+    assert {(c.id, "start") for c in (sandbox, *h.runtime.named("a"), *h.runtime.named("b"))} \
+        == state.expected
+    await h.status(pod, state)
+    assert listings == ["uid-1", "uid-1"]  # used once: a later look asks Docker again
+
+
+async def test_a_pass_that_restarts_a_container_relists_for_the_status(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    pod = make_pod([app()])
+    state = PodState("uid-1")
+    await h.syncer.sync(pod, state)
+    h.runtime.fail_start.add(h.runtime.named("app")[0].name.replace("_0", "_1"))
+    h.runtime.exit(h.runtime.named("app")[0].id, 1)
+    await h.syncer.sync(pod, state)
+    assert state.observed is None  # a failed start: only Docker knows what is left
+    status = await h.status(pod, state)
+    assert status["containerStatuses"][0]["restartCount"] == 1
+
+
 @pytest.mark.parametrize("proxy", [False, True])
 async def test_waits_for_service_rules_only_where_a_kube_proxy_runs(
         h: Harness, monkeypatch: pytest.MonkeyPatch, proxy: bool) -> None:
