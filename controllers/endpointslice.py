@@ -24,6 +24,7 @@ from typing import Any
 from controllers.base import QueueController, ensure_index, object_of
 from controllers.manager import ControllerContext
 from machinery import errors
+from machinery.endpointslices import SERVICE_NAME_LABEL
 from machinery.informer import DeletedFinalStateUnknown
 from machinery.meta import (
     deepcopy_json,
@@ -58,7 +59,6 @@ __all__ = [
 
 Obj = dict[str, Any]
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
 MAX_ENDPOINTS_PER_SLICE = 100

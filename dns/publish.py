@@ -25,6 +25,7 @@ from typing import Any
 
 from machinery import errors
 from machinery.client import ApiClient
+from machinery.endpointslices import SERVICE_NAME_LABEL
 
 __all__ = ["DnsService", "MANAGED_BY"]
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 MANAGED_BY = "dns.k8py.io"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 LABELS = {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
           "kubernetes.io/name": "k8py-dns"}

@@ -39,6 +39,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from machinery.endpointslices import ipv4, slices_by_service
+
 __all__ = ["TTL", "HEADLESS_TTL", "SCHEMA_VERSION", "Srv", "Soa", "Record", "Answer", "Zone",
            "build_zone", "dashed", "reverse_name", "normalize"]
 
@@ -46,7 +48,6 @@ Obj = dict[str, Any]
 TTL = 30
 HEADLESS_TTL = 5
 SCHEMA_VERSION = "1.1.0"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 TOLERATE_UNREADY = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
 _MAX_CNAME_HOPS = 8
 # SOA timers as CoreDNS's kubernetes plugin sets them; the minimum is the negative-cache TTL.
@@ -100,14 +101,6 @@ def dashed(ip: str) -> str:
 
 def reverse_name(ip: str) -> str:
     return normalize(ipaddress.ip_address(ip).reverse_pointer)
-
-
-def _ipv4(value: object) -> str | None:
-    try:
-        address = ipaddress.ip_address(str(value))
-    except ValueError:
-        return None
-    return str(address) if address.version == 4 else None
 
 
 class Zone:
@@ -191,7 +184,7 @@ def _ready_endpoints(slices: Iterable[Obj], tolerate_unready: bool) -> list[tupl
             if not (ready or tolerate_unready):
                 continue
             for address in endpoint.get("addresses") or ():
-                ip = _ipv4(address)
+                ip = ipv4(address)
                 if ip is not None and seen.get(ip) is None:
                     seen[ip] = endpoint.get("hostname") or None
     return sorted(seen.items())
@@ -229,7 +222,7 @@ class _Builder:
             self.headless(base, self.slices.get((namespace, name), []), tolerate)
             return
         candidates = [spec.get("clusterIP"), *(spec.get("clusterIPs") or ())]
-        ips = [ip for ip in dict.fromkeys(map(_ipv4, candidates)) if ip is not None]
+        ips = [ip for ip in dict.fromkeys(map(ipv4, candidates)) if ip is not None]
         if not ips:
             return
         for ip in ips:
@@ -260,7 +253,7 @@ class _Builder:
         meta = pod.get("metadata") or {}
         spec = pod.get("spec") or {}
         status = pod.get("status") or {}
-        ip = _ipv4(status.get("podIP"))
+        ip = ipv4(status.get("podIP"))
         if ip is None or spec.get("hostNetwork") or status.get("phase") in ("Succeeded", "Failed"):
             return
         name = f"{dashed(ip)}.{meta.get('namespace')}.pod.{self.domain}".lower()
@@ -279,13 +272,7 @@ def build_zone(services: Iterable[Obj], slices: Iterable[Obj], pods: Iterable[Ob
     if dns_ip:
         zone.add(Record(domain, "NS", TTL, f"ns.dns.{domain}"))
         zone.add(Record(f"ns.dns.{domain}", "A", TTL, dns_ip))
-    by_service: dict[tuple[str, str], list[Obj]] = {}
-    for slice_ in slices:
-        meta = slice_.get("metadata") or {}
-        owner = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-        if owner:
-            by_service.setdefault((str(meta.get("namespace")), owner), []).append(slice_)
-    builder = _Builder(zone, domain, by_service)
+    builder = _Builder(zone, domain, slices_by_service(slices))
     for service in services:
         builder.service(service)
     for pod in pods:

@@ -30,10 +30,11 @@ Services and EndpointSlices and returns a ``RouteTable``:
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from machinery.endpointslices import ipv4, slice_port, slices_by_service
 
 __all__ = ["CONTROLLER", "DEFAULT_CLASS_ANNOTATION", "Endpoint", "Backend", "Route",
            "RouteTable", "build_table", "our_classes", "is_ours", "owned_ingresses",
@@ -43,7 +44,6 @@ Obj = dict[str, Any]
 CONTROLLER = "k8py.io/ingress-controller"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 _PATH_TYPES = ("Exact", "Prefix", "ImplementationSpecific")
 
 
@@ -175,26 +175,13 @@ def _order(ingress: Obj) -> tuple[str, str]:
             f"{meta.get('namespace')}/{meta.get('name')}")
 
 
-def _ipv4(value: object) -> str | None:
-    try:
-        address = ipaddress.ip_address(str(value))
-    except ValueError:
-        return None
-    return str(address) if address.version == 4 else None
-
-
 class _Resolver:
     """Service backends to endpoints, over indexes of the cached objects."""
 
     def __init__(self, services: Iterable[Obj], slices: Iterable[Obj]) -> None:
         self.services = {(str((s.get("metadata") or {}).get("namespace")),
                           str((s.get("metadata") or {}).get("name"))): s for s in services}
-        self.slices: dict[tuple[str, str], list[Obj]] = {}
-        for slice_ in slices:
-            meta = slice_.get("metadata") or {}
-            owner = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-            if owner:
-                self.slices.setdefault((str(meta.get("namespace")), owner), []).append(slice_)
+        self.slices = slices_by_service(slices)
 
     def backend(self, namespace: str, spec: Mapping[str, Any] | None) -> Backend | None:
         service = (spec or {}).get("service")
@@ -221,17 +208,15 @@ class _Resolver:
         for slice_ in self.slices.get((backend.namespace, backend.service), ()):
             if slice_.get("addressType", "IPv4") != "IPv4":
                 continue
-            numbers = [int(p["port"]) for p in slice_.get("ports") or ()
-                       if (p.get("name") or "") == port_name and p.get("port")
-                       and (p.get("protocol") or "TCP") == protocol]
-            if not numbers:
+            number = slice_port(slice_, port_name, protocol)
+            if number is None:
                 continue
             for endpoint in slice_.get("endpoints") or ():
                 if (endpoint.get("conditions") or {}).get("ready") is False:
                     continue
                 for address in endpoint.get("addresses") or ():
-                    if (ip := _ipv4(address)) is not None:
-                        found.add(Endpoint(ip, numbers[0]))
+                    if (ip := ipv4(address)) is not None:
+                        found.add(Endpoint(ip, number))
         problem = "" if found else "no ready endpoints"
         return Backend(backend.namespace, backend.service, backend.port, tuple(sorted(found)),
                        problem)

@@ -22,16 +22,16 @@ port has, so the choice is made once, here, as upstream's ``ServicePortName``
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from machinery.endpointslices import SERVICE_NAME_LABEL, ipv4, slice_port, slices_by_service
 
 __all__ = ["Backend", "ServicePort", "service_ports", "SERVICE_NAME_LABEL",
            "DEFAULT_AFFINITY_TIMEOUT"]
 
 Obj = dict[str, Any]
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 DEFAULT_AFFINITY_TIMEOUT = 10800
 
 
@@ -71,17 +71,9 @@ class ServicePort:
         return f"{self.namespace}/{self.name}:{self.port_name}"
 
 
-def _ipv4(value: object) -> str | None:
-    try:
-        address = ipaddress.ip_address(str(value))
-    except ValueError:
-        return None
-    return str(address) if address.version == 4 else None
-
-
 def _cluster_ip(spec: Obj) -> str | None:
     for candidate in [spec.get("clusterIP"), *(spec.get("clusterIPs") or ())]:
-        if candidate and candidate != "None" and (ip := _ipv4(candidate)):
+        if candidate and candidate != "None" and (ip := ipv4(candidate)):
             return ip
     return None
 
@@ -98,15 +90,12 @@ def _candidates(slices: Iterable[Obj], port_name: str, protocol: str) -> list[_C
     for slice_ in slices:
         if slice_.get("addressType", "IPv4") != "IPv4":
             continue
-        numbers = [p.get("port") for p in slice_.get("ports") or ()
-                   if (p.get("name") or "") == port_name
-                   and (p.get("protocol") or "TCP") == protocol and p.get("port")]
-        if not numbers:
+        number = slice_port(slice_, port_name, protocol)
+        if number is None:
             continue
-        number = int(numbers[0])
         for endpoint in slice_.get("endpoints") or ():
             addresses = endpoint.get("addresses") or ()
-            ip = _ipv4(addresses[0]) if addresses else None
+            ip = ipv4(addresses[0]) if addresses else None
             if ip is None or (ip, number) in seen:
                 continue
             conditions = endpoint.get("conditions") or {}
@@ -133,17 +122,12 @@ def _ingress_ips(service: Obj, spec: Obj) -> tuple[str, ...]:
     if spec.get("type") != "LoadBalancer":
         return ()
     ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
-    return tuple(sorted({ip for entry in ingress if (ip := _ipv4(entry.get("ip")))}))
+    return tuple(sorted({ip for entry in ingress if (ip := ipv4(entry.get("ip")))}))
 
 
 def service_ports(services: Iterable[Obj], slices: Iterable[Obj], node: str) -> list[ServicePort]:
     """The proxy's view of the cluster for ``node``, sorted by service port key."""
-    by_service: dict[tuple[str, str], list[Obj]] = {}
-    for slice_ in slices:
-        meta = slice_.get("metadata") or {}
-        owner = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-        if owner:
-            by_service.setdefault((str(meta.get("namespace")), owner), []).append(slice_)
+    by_service = slices_by_service(slices)
     out: list[ServicePort] = []
     for service in services:
         meta = service.get("metadata") or {}

@@ -9,7 +9,7 @@ import pytest
 MODULES = [
     "dns.records", "dns.server", "dns.forward", "dns.publish", "dns.__main__",
     "ingress.routes", "ingress.http11", "ingress.proxy", "ingress.status", "ingress.__main__",
-    "machinery.cacheview", "machinery.apiflags",
+    "machinery.cacheview", "machinery.apiflags", "machinery.endpointslices",
 ]
 
 
