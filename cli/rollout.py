@@ -25,6 +25,7 @@ __all__ = ["register", "deployment_for", "container_name"]
 Obj = dict[str, Any]
 _TEMPLATED = ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet")
 _SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet")
+_HISTORY = ("Deployment", "DaemonSet", "StatefulSet")  # kinds with a revision history
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -140,9 +141,14 @@ async def _owned_replicasets(ctx: Context, d: Obj) -> list[Obj]:
 async def run_history(ctx: Context, args: argparse.Namespace) -> int:
     from machinery.rollout import CHANGE_CAUSE, annotations_of, revision
 
-    for resource, name in _objects(args.target, ("Deployment",)):
+    from cli.revisions import revision_history
+
+    for resource, name in _objects(args.target, _HISTORY):
         d = await ctx.client.get(resource, name, ctx.namespace)
-        by_revision = {revision(rs): rs for rs in await _owned_replicasets(ctx, d)}
+        if resource.kind == "Deployment":
+            by_revision = {revision(rs): rs for rs in await _owned_replicasets(ctx, d)}
+        else:  # ControllerRevisions, shaped like ReplicaSets for the printing below
+            by_revision = await revision_history(ctx, d)
         by_revision.pop(0, None)
         if args.revision:
             rs = by_revision.get(args.revision)
@@ -202,10 +208,16 @@ async def run_undo(ctx: Context, args: argparse.Namespace) -> int:
     from machinery.meta import deepcopy_json
     from machinery.rollout import NOT_COPIED, POD_TEMPLATE_HASH, annotations_of, equal_ignore_hash
 
+    from cli.revisions import undo_revision
+
     if args.to_revision < 0:
         raise CliError(f"unable to find specified revision {args.to_revision} in history")
-    for resource, name in _objects(args.target, ("Deployment",)):
+    for resource, name in _objects(args.target, _HISTORY):
         d = await ctx.client.get(resource, name, ctx.namespace)
+        if resource.kind != "Deployment":
+            outcome = await undo_revision(ctx, resource, d, args.to_revision)
+            ctx.print(f"{_label(resource, name)} {outcome}")
+            continue
         rs = _rollback_source(await _owned_replicasets(ctx, d), args.to_revision, name)
         if d["spec"].get("paused"):
             raise CliError("you cannot rollback a paused deployment; resume it first with "
