@@ -18,6 +18,7 @@ from apiserver.validation.values import (
 
 __all__ = [
     "validate_container_common",
+    "validate_protocol",
     "validate_object_field_selector",
     "validate_local_descending_path",
     "validate_local_non_reserved_path",
@@ -85,11 +86,12 @@ def _ports(ports: Any, path: str) -> list[Cause]:
         if host_port:
             causes += [field.invalid(field.child(item, "hostPort"), host_port, m)
                        for m in names.is_valid_port_num(host_port)]
-        causes += _protocol(port.get("protocol"), field.child(item, "protocol"))
+        causes += validate_protocol(port.get("protocol"), field.child(item, "protocol"))
     return causes
 
 
-def _protocol(value: Any, path: str) -> list[Cause]:
+def validate_protocol(value: Any, path: str) -> list[Cause]:
+    """A port's ``protocol``: required, and one of TCP, UDP, SCTP (container, Service, Endpoints)."""
     protocol = as_str(value)
     if not protocol:
         return [field.required(path)]

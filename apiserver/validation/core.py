@@ -12,7 +12,7 @@ import binascii
 from typing import Any
 
 from apiserver.validation import field, names
-from apiserver.validation.containers import PROTOCOLS
+from apiserver.validation.containers import validate_protocol
 from apiserver.validation.field import Cause
 from apiserver.validation.meta import immutable, kube_finalizer_name, validate_object_meta
 from apiserver.validation.values import (
@@ -237,12 +237,7 @@ def validate_endpoints(obj: dict[str, Any]) -> list[Cause]:
             number = as_int(port.get("port")) or 0
             causes += [field.invalid(field.child(port_path, "port"), number, m)
                        for m in names.is_valid_port_num(number)]
-            protocol = as_str(port.get("protocol"))
-            if not protocol:
-                causes.append(field.required(field.child(port_path, "protocol")))
-            elif protocol not in PROTOCOLS:
-                causes.append(field.not_supported(field.child(port_path, "protocol"), protocol,
-                                                  PROTOCOLS))
+            causes += validate_protocol(port.get("protocol"), field.child(port_path, "protocol"))
     return causes
 
 

@@ -12,7 +12,7 @@ import ipaddress
 from typing import Any
 
 from apiserver.validation import field, names
-from apiserver.validation.containers import PROTOCOLS
+from apiserver.validation.containers import validate_protocol
 from apiserver.validation.names import validate_port_num_or_name
 from apiserver.validation.field import Cause, GoRaw
 from apiserver.validation.meta import validate_object_meta
@@ -51,11 +51,7 @@ def _port(port: dict[str, Any], require_name: bool, seen: set[str], path: str) -
     number = as_int(port.get("port")) or 0
     causes += [field.invalid(field.child(path, "port"), number, m)
                for m in names.is_valid_port_num(number)]
-    protocol = as_str(port.get("protocol"))
-    if not protocol:
-        causes.append(field.required(field.child(path, "protocol")))
-    elif protocol not in PROTOCOLS:
-        causes.append(field.not_supported(field.child(path, "protocol"), protocol, PROTOCOLS))
+    causes += validate_protocol(port.get("protocol"), field.child(path, "protocol"))
     causes += validate_port_num_or_name(port.get("targetPort"), field.child(path, "targetPort"))
     app_protocol = port.get("appProtocol")
     if isinstance(app_protocol, str):
