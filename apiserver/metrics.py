@@ -29,12 +29,12 @@ from starlette.responses import Response
 
 from machinery import errors
 from machinery.meta import format_time
-from machinery.quantity import BINARY_SI, format_quantity
+from machinery.quantity import BINARY_SI, format_quantity, parse_quantity
 from machinery.resources import Resource, by_plural
 from machinery.selectors import parse_field_selector, parse_label_selector
 
 from .fields import make_predicate
-from .wire import json_response, query_bool
+from .wire import TABLE_CONTENT_TYPE, json_response, query_bool, wants_table
 
 if TYPE_CHECKING:
     from .server import ApiServer
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GROUP", "VERSION", "NODE_METRICS", "POD_METRICS", "RESOURCES", "WINDOW", "MetricsApi",
     "format_cpu", "format_memory", "kubelet_url", "node_ready", "node_metrics", "pod_metrics",
-    "metrics_list",
+    "metrics_list", "metrics_table",
 ]
 
 GROUP = "metrics.k8s.io"
@@ -115,6 +115,38 @@ def metrics_list(resource: Resource, items: list[Obj]) -> Obj:
             "items": stripped}
 
 
+def _summed(containers: list[Obj]) -> dict[str, str]:
+    """A pod's usage: its containers' added up, spelled as each resource is."""
+    cpu = sum((parse_quantity((c.get("usage") or {}).get("cpu") or "0") for c in containers),
+              start=Decimal(0))
+    memory = sum((parse_quantity((c.get("usage") or {}).get("memory") or "0")
+                  for c in containers), start=Decimal(0))
+    return {"cpu": format_quantity(cpu), "memory": format_quantity(memory, BINARY_SI)}
+
+
+_TABLE_COLUMNS = [
+    {"name": "Name", "type": "string", "format": "name", "description": "Name of the resource",
+     "priority": 0},
+    {"name": "cpu", "type": "string", "format": "quantity", "description": "", "priority": 0},
+    {"name": "memory", "type": "string", "format": "quantity", "description": "", "priority": 0},
+    {"name": "Window", "type": "string", "format": "", "description": "", "priority": 0},
+]
+
+
+def metrics_table(items: list[Obj]) -> Obj:
+    """The Table metrics-server answers ``kubectl get nodemetrics|podmetrics`` with:
+    name, usage per resource (a pod's summed over its containers), window."""
+    rows = []
+    for item in items:
+        usage = item.get("usage") or _summed(item.get("containers") or [])
+        rows.append({"cells": [item["metadata"]["name"], usage.get("cpu", "0"),
+                               usage.get("memory", "0"), item.get("window", WINDOW)],
+                     "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                "metadata": item["metadata"]}})
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
+            "columnDefinitions": _TABLE_COLUMNS, "rows": rows}
+
+
 def node_ready(node: Obj) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in (node.get("status") or {}).get("conditions") or [])
@@ -158,8 +190,13 @@ class MetricsApi:
                 "the server does not allow this method on the requested resource")
         name = parts[1] if len(parts) == 2 else None
         if parts[0] == "nodes":
-            return json_response(await self._nodes(request, name))
-        return json_response(await self._pods(request, namespace, name))
+            body = await self._nodes(request, name)
+        else:
+            body = await self._pods(request, namespace, name)
+        if wants_table(request):
+            return json_response(metrics_table(body.get("items", [body])),
+                                 content_type=TABLE_CONTENT_TYPE)
+        return json_response(body)
 
     async def _cached(self, resource: Resource, request: Request | None,
                       namespace: str | None) -> list[Obj]:

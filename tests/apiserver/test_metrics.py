@@ -227,3 +227,17 @@ async def test_a_hanging_kubelet_is_cut_off_by_the_scrape_timeout(
     server = SimpleNamespace(proxy=SimpleNamespace(http_client=http))
     api = metrics.MetricsApi(server)  # type: ignore[arg-type]
     assert await api.scrape([node("n1", 10250)]) == {}
+
+
+def test_tables_for_kubectl_get_sum_a_pods_containers(client: TestClient) -> None:
+    accept = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+    pods = client.get("/apis/metrics.k8s.io/v1beta1/pods", headers=accept)
+    assert pods.headers["content-type"] == "application/json;as=Table;v=v1;g=meta.k8s.io"
+    table = pods.json()
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "cpu", "memory", "Window"]
+    # web: 123m + 1234567n of CPU, 12Mi + 1263617 bytes of memory.
+    assert [r["cells"] for r in table["rows"]] == [["db", "2m", "64Mi", "10s"],
+                                                   ["web", "124234567n", "13846529", "10s"]]
+    assert table["rows"][1]["object"]["metadata"]["namespace"] == "default"
+    one = client.get("/apis/metrics.k8s.io/v1beta1/nodes/n1", headers=accept).json()
+    assert [r["cells"] for r in one["rows"]] == [["n1", "1500m", "512Mi", "10s"]]

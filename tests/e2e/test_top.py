@@ -112,6 +112,16 @@ def test_kubectl_top_pods(top: Top) -> None:
     assert {r[1] for r in _rows(everywhere) if r[0] == top.ns} == {"busy-1", "busy-2"}
 
 
+def test_kubectl_get_metrics_objects(top: Top) -> None:
+    done = subprocess.run([KUBECTL, "--kubeconfig", top.kubeconfig, "-n", top.ns, "get",
+                           "podmetrics"], capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr.decode()
+    header, *lines = done.stdout.decode().splitlines()
+    assert header.split() == ["NAME", "CPU", "MEMORY", "WINDOW"]
+    assert [line.split()[0] for line in lines] == ["busy-1", "busy-2"]
+    assert all(line.split()[3] == "10s" for line in lines)
+
+
 def test_kubectl_top_nodes(top: Top) -> None:
     output = top.run(KUBECTL, "nodes")
     header, *lines = output.splitlines()
