@@ -170,6 +170,8 @@ class StatsSampler:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._process is None:  # so the first round has a rate for the kubelet too
+            self._process = (self.process()[0], time.monotonic())
         while True:
             started = loop.time()
             self._in_round = True

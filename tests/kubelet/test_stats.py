@@ -166,3 +166,17 @@ async def test_docker_failure_is_a_service_unavailable_until_a_round_succeeds() 
             await stats.summary()
     finally:
         await stats.close()
+
+
+async def test_the_kubelets_own_cpu_has_a_rate_from_the_first_round() -> None:
+    spent = iter([1.0, 1.25, 1.5])
+    stats = sampler(Runtime([]), Docker({}))
+    stats.process = lambda: (next(spent), 64 << 20)
+    try:
+        summary = await stats.summary()
+    finally:
+        await stats.close()
+    [kubelet] = summary["node"]["systemContainers"]
+    assert kubelet["cpu"]["usageNanoCores"] > 0
+    assert kubelet["cpu"]["usageCoreNanoSeconds"] == 1_250_000_000
+    assert summary["node"]["memory"]["workingSetBytes"] == 64 << 20 and summary["pods"] == []
