@@ -220,9 +220,10 @@ async def describe_generic(ctx: Context, obj: dict[str, Any]) -> str:
 
 
 def _describers() -> dict[tuple[str, str], Describer]:
-    from cli import describe_kinds, describe_node, describe_pod
+    from cli import describe_kinds, describe_node, describe_pod, describe_workloads
 
-    return {**describe_pod.DESCRIBERS, **describe_kinds.DESCRIBERS, **describe_node.DESCRIBERS}
+    return {**describe_pod.DESCRIBERS, **describe_kinds.DESCRIBERS, **describe_node.DESCRIBERS,
+            **describe_workloads.DESCRIBERS}
 
 
 DESCRIBERS: Callable[[], dict[tuple[str, str], Describer]] = _describers
