@@ -4,7 +4,7 @@ kubectl's history viewers and rollbackers for these kinds
 (``polymorphichelpers/history.go``, ``rollback.go``) read the revisions the
 object controls (selector match plus controller reference): ``history``
 lists their numbers and change causes or shows one revision's pod
-template, and ``undo`` sends a revision's own data -- a strategic-merge
+template (``template_text``, which Deployments' history shares), and ``undo`` sends a revision's own data -- a strategic-merge
 patch that replaces ``spec.template`` -- back to the object.
 """
 
@@ -13,15 +13,33 @@ from __future__ import annotations
 from typing import Any
 
 from cli.context import Context
+from cli.describe import Writer
+from cli.describe_pod import pod_template
 from cli.errors import CliError
 from controllers.history import template_of
 from machinery.resources import Resource
 from machinery.rollout import equal_ignore_hash
 from machinery.selectors import selector_to_string
 
-__all__ = ["revision_history", "undo_revision"]
+__all__ = ["revision_history", "undo_revision", "template_text"]
 
 Obj = dict[str, Any]
+
+
+class _PlainWriter(Writer):
+    """A PrefixWriter without the tabwriter: how kubectl prints one revision's template."""
+
+    def flush(self) -> None:
+        if self._pending:
+            self._done.append("".join(self._pending))
+            self._pending = []
+
+
+def template_text(template: Obj) -> str:
+    """``rollout history --revision``'s pod template (``DescribePodTemplate``, tabs as is)."""
+    w = _PlainWriter()
+    pod_template(w, template)
+    return w.text()
 
 
 async def _owned_revisions(ctx: Context, obj: Obj) -> list[Obj]:

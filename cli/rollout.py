@@ -141,7 +141,7 @@ async def _owned_replicasets(ctx: Context, d: Obj) -> list[Obj]:
 async def run_history(ctx: Context, args: argparse.Namespace) -> int:
     from machinery.rollout import CHANGE_CAUSE, annotations_of, revision
 
-    from cli.revisions import revision_history
+    from cli.revisions import revision_history, template_text
 
     for resource, name in _objects(args.target, _HISTORY):
         d = await ctx.client.get(resource, name, ctx.namespace)
@@ -155,7 +155,7 @@ async def run_history(ctx: Context, args: argparse.Namespace) -> int:
             if rs is None:
                 raise CliError("unable to find the specified revision")
             ctx.print(f"{_label(resource, name)} with revision #{args.revision}")
-            ctx.print(_describe_template(rs["spec"]["template"]))
+            ctx.print(template_text(rs["spec"]["template"]))
             continue
         ctx.print(f"{_label(resource, name)} ")
         rows = [("REVISION", "CHANGE-CAUSE")] + [
@@ -166,28 +166,6 @@ async def run_history(ctx: Context, args: argparse.Namespace) -> int:
             ctx.print(f"{rev_text.ljust(width)}{cause}")
         ctx.print()
     return 0
-
-
-def _describe_template(template: Obj) -> str:
-    meta = template.get("metadata") or {}
-    lines = ["Pod Template:"]
-    labels = meta.get("labels") or {}
-    lines.append("  Labels:\t" + ("\n\t".join(f"{k}={v}" for k, v in sorted(labels.items()))
-                                  or "<none>"))
-    annotations = meta.get("annotations") or {}
-    if annotations:
-        lines.append("  Annotations:\t" + "\n\t".join(
-            f"{k}: {v}" for k, v in sorted(annotations.items())))
-    lines.append("  Containers:")
-    for c in (template.get("spec") or {}).get("containers") or []:
-        lines.append(f"   {c.get('name')}:")
-        lines.append(f"    Image:\t{c.get('image')}")
-        ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}"
-                          for p in c.get("ports") or [])
-        lines.append(f"    Port:\t{ports or '<none>'}")
-        env = c.get("env") or []
-        lines.append("    Environment:\t" + (", ".join(e.get("name", "") for e in env) or "<none>"))
-    return "\n".join(lines) + "\n"
 
 
 def _rollback_source(rss: list[Obj], to_revision: int, name: str) -> Obj:
