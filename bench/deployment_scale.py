@@ -17,9 +17,15 @@ replica count.  This run:
    and ready, so a slow figure says which stage it spent its time in
    (printed to stderr);
 4. runs the same image as a 50-replica Docker Swarm service and times
-   ``docker service create`` to 50 tasks running (``pod_startup.run_swarm``:
-   swarm on 127.0.0.1, joined and left by the script if the engine was not
-   in one; the image is used as it is locally).
+   ``docker service create`` to 50 tasks running (swarm on 127.0.0.1; the
+   image is used as it is locally).
+
+The engine's swarm may be shared with another benchmark running at the same
+time (``pod_startup`` does the same): the script joins it only if the engine
+is in none, and then leaves it only once no service is left (waiting at most
+``TIMEOUT``), so it never pulls the swarm from under another run.  Every
+container of its own service is removed, also those Swarm created but never
+started.
 
 ``load`` is the 1-minute load average just before the k8py run: on a shared
 machine the figures move with it.  Prints one line:
@@ -37,12 +43,13 @@ import contextlib
 import os
 import sys
 import time
+import uuid
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from _cluster import ProcessCluster
-from pod_startup import all_started, run_swarm
+from pod_startup import all_started, docker
 
 from machinery import errors
 from machinery.client import ApiClient
@@ -155,6 +162,41 @@ async def run_k8py(url: str, replicas: int) -> float:
             await asyncio.gather(pods, available, return_exceptions=True)
         print(f"k8py stages: {stages.summary(begin)}", file=sys.stderr)
         return done[0] - begin
+
+
+def run_swarm(replicas: int) -> float:
+    """Seconds from ``docker service create`` to ``replicas`` tasks running."""
+    joined = docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() != "active"
+    if joined:
+        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    name = f"k8py-bench-{uuid.uuid4().hex[:8]}"
+    mine = f"label=com.docker.swarm.service.name={name}"
+    try:
+        begin = time.time()
+        docker("service", "create", "--detach", "--no-resolve-image", "--replicas", str(replicas),
+               "--name", name, IMAGE)
+        while True:
+            states = docker("service", "ps", name, "--filter", "desired-state=running",
+                            "--format", "{{.CurrentState}}").splitlines()
+            if sum(1 for s in states if s.startswith("Running")) >= replicas:
+                return time.time() - begin
+            if time.time() > begin + TIMEOUT:
+                raise SystemExit(f"swarm: fewer than {replicas} tasks running after {TIMEOUT:.0f}s")
+            time.sleep(0.1)
+    finally:
+        docker("service", "rm", name, check=False)
+        deadline = time.time() + 60
+        while docker("ps", "-aq", "--filter", mine, check=False).strip() \
+                and time.time() < deadline:
+            time.sleep(0.5)
+        leftovers = docker("ps", "-aq", "--filter", mine, check=False).split()
+        if leftovers:
+            docker("rm", "-f", *leftovers, check=False)
+        if joined:
+            deadline = time.time() + TIMEOUT
+            while docker("service", "ls", "-q", check=False).strip() and time.time() < deadline:
+                time.sleep(1)
+            docker("swarm", "leave", "--force", check=False)
 
 
 def main() -> None:
