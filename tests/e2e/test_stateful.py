@@ -8,7 +8,9 @@ behind a headless Service, each with a claim from the default StorageClass
 test checks that the pods start strictly in order, each keeps its own data
 and DNS name across being deleted and recreated, a claim a running pod uses
 is held back from deletion, scaling down removes the highest ordinal first
-and keeps its claim, and deleting the set (claims ``whenDeleted: Delete``)
+and keeps its claim, ``k8py rollout restart|status|history`` roll the pods
+onto a new revision with their data (but for the claim deleted earlier,
+which goes with its old pod), and deleting the set (claims ``whenDeleted: Delete``)
 leaves no pod, claim, volume, folder or container behind.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.compat.test_cli import ok, run
 from tests.conftest import ApiServerProcess
 from tests.e2e.addons import AddonCluster, remove_namespace
 from tests.e2e.cluster import TOOLBOX, exec_in, running
@@ -44,6 +47,7 @@ class Env:
     cluster: AddonCluster
     ns: str
     root: Path
+    kubeconfig: str
 
     def sts(self) -> Obj:
         found = self.api.get(f"{APPS}/{self.ns}/statefulsets/web")
@@ -118,13 +122,13 @@ def addon_cluster(apiserver: ApiServerProcess, docker_cluster: DockerCluster,
 
 
 @pytest.fixture(scope="module")
-def env(api: Api, docker_cluster: DockerCluster,
+def env(api: Api, docker_cluster: DockerCluster, kubeconfig: str,
         addon_cluster: tuple[AddonCluster, Path]) -> Iterator[Env]:
     cluster, root = addon_cluster
     ns = f"sts-{docker_cluster.name[-8:]}"
     api.create("/api/v1/namespaces", {"metadata": {"name": ns}})
     try:
-        yield Env(api, docker_cluster, cluster, ns, root)
+        yield Env(api, docker_cluster, cluster, ns, root, kubeconfig)
     finally:
         try:
             print(cluster.logs()[-6000:])
@@ -210,6 +214,21 @@ def test_stateful_set_lifecycle(env: Env) -> None:
     assert sorted(env.pods()) == ["web-0", "web-1"]
     assert env.claims()["www-web-2"]["status"]["phase"] == "Bound"
     wait_for(lambda: env.sts()["status"].get("replicas") == 2, 30, what="status replicas 2")
+
+    # -- rollout restart: pods replaced from the highest ordinal, keeping their claims ----------
+    k8py = lambda *a: run(env.kubeconfig, ns, *a)  # noqa: E731
+    before = env.sts()["status"]["updateRevision"]
+    assert ok(k8py("rollout", "restart", "statefulset/web")) == "statefulset.apps/web restarted\n"
+    done = ok(k8py("rollout", "status", "sts/web", "--timeout", "120s"))
+    assert done.endswith("statefulset rolling update complete 2 pods at revision "
+                         f"{env.sts()['status']['currentRevision']}...\n")
+    assert env.sts()["status"]["currentRevision"] != before
+    assert env.sh("web-1", "cat /data/id") == ids["web-1"]
+    # The claim held back above went with the old web-0; the new one has a fresh volume.
+    assert env.claims()["www-web-0"]["metadata"]["uid"] != held["metadata"]["uid"]
+    assert env.sh("web-0", "cat /data/id") != ids["web-0"]
+    history = ok(k8py("rollout", "history", "sts/web")).splitlines()
+    assert [line.split()[0] for line in history[2:] if line] == ["1", "2"]
 
     # -- deleting the set takes pods, claims, volumes and data ----------------------------------
     folders = [Path(v["spec"]["hostPath"]["path"]) for v in env.volumes().values()]
