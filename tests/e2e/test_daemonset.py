@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.compat.test_cli import ok, run
 from tests.conftest import ApiServerProcess
 from tests.e2e.cluster import HELLO, Component
 from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
@@ -122,7 +123,7 @@ class View:
                     or {})
 
 
-def test_daemonset_follows_the_nodes(api: Api, docker_cluster: DockerCluster,
+def test_daemonset_follows_the_nodes(api: Api, docker_cluster: DockerCluster, kubeconfig: str,
                                      kubelets: dict[str, KubeletProcess], ds_ns: str,
                                      third_node: KubeletProcess) -> None:
     view = View(api, ds_ns)
@@ -142,6 +143,15 @@ def test_daemonset_follows_the_nodes(api: Api, docker_cluster: DockerCluster,
     status = view.status("agent")
     assert status["desiredNumberScheduled"] == status["currentNumberScheduled"] == 2
     assert status["updatedNumberScheduled"] == 2 and status["numberMisscheduled"] == 0
+
+    # -- rollout restart replaces the pods, within maxUnavailable 1 ------------------------
+    k8py = lambda *a: run(kubeconfig, ds_ns, *a)  # noqa: E731
+    first = {p["metadata"]["name"] for p in view.pods("agent")}
+    assert ok(k8py("rollout", "restart", "ds/agent")) == "daemonset.apps/agent restarted\n"
+    assert ok(k8py("rollout", "status", "ds/agent", "--timeout", "90s")).endswith(
+        'daemon set "agent" successfully rolled out\n')
+    assert not first & {p["metadata"]["name"] for p in view.pods("agent")}
+    assert view.placement("agent") == {n1: 1, n2: 1}
 
     # -- a node joins --------------------------------------------------------------------
     third_node.start()
