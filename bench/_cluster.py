@@ -17,7 +17,6 @@ created.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,14 @@ from types import TracebackType
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.conftest import ROOT, ApiServerProcess, Etcd, free_port, wait_http  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    ROOT,
+    ApiServerProcess,
+    Etcd,
+    free_port,
+    stop_process,
+    wait_http,
+)
 from tests.e2e.conftest import DockerCluster, KubeletProcess  # noqa: E402
 
 __all__ = ["Component", "ProcessCluster"]
@@ -49,13 +55,7 @@ class Component:
         wait_http(f"http://127.0.0.1:{self.health_port}/readyz", 30, self.proc)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, 15)
 
 
 class ProcessCluster:

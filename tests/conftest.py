@@ -45,6 +45,25 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
     raise TimeoutError(f"{url} not ready after {timeout}s: {last}")
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0,
+                 sig: int = signal.SIGTERM) -> int | None:
+    """Signal a child and reap it, killing it if it outlives ``timeout``; its exit code.
+
+    Every process a test starts is stopped this way, so none is left behind
+    as a zombie or an orphan holding a port.  ``None`` if it never started.
+    """
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
 class Etcd:
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="k8py-etcd-")
@@ -66,12 +85,7 @@ class Etcd:
         wait_http(f"{self.url}/health", 20, self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -101,12 +115,7 @@ class ApiServerProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
     def logs(self) -> str:
         return Path(self.log.name).read_text(errors="replace")

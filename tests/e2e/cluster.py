@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import docker
 import httpx
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, stop_process
 from tests.e2e.conftest import DockerCluster, KubeletProcess, wait_for
 
 __all__ = ["Component", "Node", "ServiceCluster", "NODE_LABEL", "TOOLBOX", "HELLO", "running",
@@ -74,14 +74,7 @@ class Component:
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         """Signal the process and wait for it; its exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(5)
+        return stop_process(self.proc, 15, sig)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -26,7 +26,7 @@ import docker
 import httpx
 import pytest
 
-from tests.conftest import ROOT, ApiServerProcess, free_port
+from tests.conftest import ROOT, ApiServerProcess, free_port, stop_process
 
 T = TypeVar("T")
 REQUIRED_IMAGES = ("k8py/pause:3.10", "k8py/hello:1.0", "debian:bookworm-slim")
@@ -177,13 +177,7 @@ class KubeletProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, 15)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from machinery.meta import format_micro_time, format_time, get_condition
-from tests.conftest import ROOT, ApiServerProcess, free_port, wait_http
+from tests.conftest import ROOT, ApiServerProcess, free_port, stop_process, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +47,7 @@ class ControllerManager:
         wait_http(f"http://127.0.0.1:{self.health_port}/readyz", 30, self.proc)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
     def logs(self) -> str:
         return Path(self.log.name).read_text(errors="replace")

@@ -26,7 +26,7 @@ from machinery import errors
 from machinery.client import ApiClient
 from machinery.informer import Informer
 from machinery.meta import get_condition, is_being_deleted, now_rfc3339, pod_is_ready
-from tests.conftest import ROOT, ApiServerProcess, free_port, wait_http
+from tests.conftest import ROOT, ApiServerProcess, free_port, stop_process, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -63,14 +63,7 @@ class ControllerManager:
             self.proc.wait(10)
 
     def stop(self) -> int | None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode if self.proc is not None else None
+        return stop_process(self.proc, 15)
 
     def logs(self) -> str:
         return Path(self.log.name).read_text(errors="replace")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.conftest import ROOT, ApiServerProcess, free_port, wait_http
+from tests.conftest import ROOT, ApiServerProcess, free_port, stop_process, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -48,14 +47,7 @@ class SchedulerProcess:
         wait_http(f"http://127.0.0.1:{self.health_port}/readyz", 30, self.proc)
 
     def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return stop_process(self.proc)
 
     def logs(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
