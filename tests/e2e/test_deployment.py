@@ -10,18 +10,15 @@ network.  The Deployment and its ReplicaSets are deleted before
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import ROOT, ApiServerProcess, free_port
+from tests.conftest import ApiServerProcess
+from tests.e2e.cluster import Component
 from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -30,50 +27,19 @@ Obj = dict[str, Any]
 APPS = "/apis/apps/v1/namespaces"
 
 
-class Component:
-    """One control-plane process (``python -m scheduler`` or ``controllers``)."""
-
-    def __init__(self, module: str, api_url: str, log_dir: Path, *extra: str) -> None:
-        self.health_port = free_port()
-        self.log_path = log_dir / f"{module}.log"
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, "--master", api_url, "--no-leader-elect",
-             "--health-address", "127.0.0.1", "--health-port", str(self.health_port), *extra],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        wait_for(self._healthy, 30, what=f"{module} healthy")
-
-    def _healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"exited with {self.proc.returncode}: "
-                               f"{self.log_path.read_text(errors='replace')[-3000:]}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.health_port}/healthz",
-                             timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 @pytest.fixture(scope="module")
 def control_plane(apiserver: ApiServerProcess, kubelets: dict[str, KubeletProcess],
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Component]]:
     log_dir = tmp_path_factory.mktemp("control-plane-logs")
+    common = ["--master", apiserver.url, "--no-leader-elect"]
     started: list[Component] = []
     try:
-        started.append(Component("scheduler", apiserver.url, log_dir))
-        started.append(Component("controllers", apiserver.url, log_dir,
-                                 "--controllers", "deployment,replicaset"))
+        for component in (Component("scheduler", "scheduler", common, log_dir),
+                          Component("controllers", "controllers",
+                                    [*common, "--controllers", "deployment,replicaset"],
+                                    log_dir)):
+            started.append(component)
+            component.start(timeout=30)
         yield started
     finally:
         for component in started:
