@@ -41,6 +41,7 @@ class KubeletConfig:
     cluster_domain: str = "cluster.local"
     service_cluster_ip_range: str = "10.96.0.0/12"
     service_rules_timeout: float = 2.0
+    max_parallel_pod_starts: int = 8
     capacity_cpu: str | None = None
     capacity_memory: str | None = None
     max_pods: int = 110
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
          type=float, help="seconds to wait after a sandbox starts for kube-proxy's service "
                           "rules in it before starting containers, while this node's "
                           "kube-proxy holds its presence Lease (0: never wait)")
+    flag(parser, "--max-parallel-pod-starts", env="K8PY_MAX_PARALLEL_POD_STARTS", default=8,
+         type=int, help="pods that may create their sandbox and containers at the same time; "
+                        "the rest queue in arrival order (at least 1)")
     flag(parser, "--capacity-cpu", env="K8PY_CAPACITY_CPU", help="override the node's cpu capacity")
     flag(parser, "--capacity-memory", env="K8PY_CAPACITY_MEMORY",
          help="override the node's memory capacity (a quantity)")
@@ -171,6 +175,7 @@ def from_args(ns: argparse.Namespace) -> KubeletConfig:
         cluster_dns=[ip.strip() for ip in ns.cluster_dns.split(",") if ip.strip()],
         cluster_domain=ns.cluster_domain, service_cluster_ip_range=ns.service_cluster_ip_range,
         service_rules_timeout=ns.service_rules_timeout,
+        max_parallel_pod_starts=max(1, ns.max_parallel_pod_starts),
         capacity_cpu=ns.capacity_cpu, capacity_memory=ns.capacity_memory, max_pods=ns.max_pods,
         node_labels=parse_labels(ns.node_labels),
         register_with_taints=parse_taints(ns.register_with_taints),

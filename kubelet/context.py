@@ -7,6 +7,7 @@ step that enters a network namespace) with a recorder.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,3 +43,5 @@ class SyncContext:
         default=lambda namespace, links: [])
     # Whether a kube-proxy serves this node now: only then is waiting for its rules worth it.
     proxy_present: Callable[[], bool] = field(default=lambda: False)
+    # Pods bringing up a sandbox and its containers at once (--max-parallel-pod-starts).
+    start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))

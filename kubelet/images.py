@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,17 +58,41 @@ def pull_policy(container: Obj) -> str:
 
 
 class ImageManager:
+    """Pull policy, pulls with back-off, and a brief memory of images found present.
+
+    A burst of pods of one image would otherwise inspect it once per container,
+    queueing behind the creates and starts on Docker; an image seen within the
+    last ``present_ttl`` seconds counts as still there (if it was removed
+    meanwhile, creating the container fails and is retried as usual).
+    """
+
     def __init__(self, runtime: DockerRuntime, recorder: EventRecorder,
-                 backoff: Backoff) -> None:
+                 backoff: Backoff, *, present_ttl: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.runtime = runtime
         self.recorder = recorder
         self.backoff = backoff
+        self.present_ttl = present_ttl
+        self.clock = clock
         self._failed_at: dict[str, float] = {}  # back-off key -> time of the last failed pull
+        self._present: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (seen at, inspect)
+
+    async def _local(self, image: str) -> dict[str, Any] | None:
+        now = self.clock()
+        seen = self._present.get(image)
+        if seen is not None and now - seen[0] < self.present_ttl:
+            return seen[1]
+        local = await self.runtime.image(image)
+        if local is None:
+            self._present.pop(image, None)
+        else:
+            self._present[image] = (now, local)
+        return local
 
     async def ensure(self, pod: Obj, container: Obj, field_path: str) -> ImageResult:
         image = str(container.get("image") or "")
         policy = pull_policy(container)
-        local = await self.runtime.image(image)
+        local = await self._local(image) if policy != "Always" else None  # Always pulls
         uid = str((pod.get("metadata") or {}).get("uid"))
         if policy == "Never" or (policy == "IfNotPresent" and local is not None):
             if local is None:

@@ -43,6 +43,8 @@ __all__ = ["Kubelet"]
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 _WAKE_ACTIONS = frozenset({"start", "die", "oom", "kill", "stop", "destroy"})
+# What changes a container's inspection (exec, attach and top events do not).
+_CHANGE_ACTIONS = _WAKE_ACTIONS | {"pause", "unpause", "restart", "rename", "update"}
 
 
 class Kubelet:
@@ -70,7 +72,8 @@ class Kubelet:
             volumes=self.volumes, probes=self.probes, objects=objects,
             backoff=Backoff(config.backoff_initial, config.backoff_max),
             allocatable=self.node.allocatable, services=self._services_for,
-            proxy_present=self.proxy.present)
+            proxy_present=self.proxy.present,
+            start_slots=asyncio.Semaphore(max(1, config.max_parallel_pod_starts)))
         self.workers = PodWorkers(self.ctx, client, self.informer)
         self.housekeeping = Housekeeping(self.runtime, self.workers, self.informer, self.volumes,
                                          [self.ctx.backoff, self.ctx.images.backoff])
@@ -114,21 +117,29 @@ class Kubelet:
                 if status.get("ready") and container_id.startswith("docker://"):
                     self.probes.seed_ready(container_id.removeprefix("docker://"))
 
+    def _container_event(self, uid: str, container_id: str, action: str) -> None:
+        if action in _CHANGE_ACTIONS:
+            self.runtime.changed(container_id)
+        if uid and action in _WAKE_ACTIONS:
+            self.workers.container_event(uid, container_id, action)
+
     def _watch_docker(self) -> None:
-        """Thread body: forward this node's container events to the pod workers."""
+        """Thread body: forward this node's container events to the runtime's inspection
+        cache and the pod workers."""
         loop = self._loop
         assert loop is not None
         while not self._stopping.is_set():
             try:
                 self._stream = self.runtime.events()
+                # Events may have been missed while (re)connecting: trust no inspection.
+                loop.call_soon_threadsafe(self.runtime.forget_inspections)
                 for event in self._stream:
-                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
-                    uid = attributes.get(LABEL_POD_UID)
-                    action = event.get("Action")
-                    if uid and action in _WAKE_ACTIONS:
-                        loop.call_soon_threadsafe(self.workers.container_event, uid,
-                                                  str((event.get("Actor") or {}).get("ID")
-                                                      or event.get("id") or ""), action)
+                    actor = event.get("Actor") or {}
+                    loop.call_soon_threadsafe(
+                        self._container_event,
+                        str((actor.get("Attributes") or {}).get(LABEL_POD_UID) or ""),
+                        str(actor.get("ID") or event.get("id") or ""),
+                        str(event.get("Action") or ""))
             except Exception as exc:
                 if not self._stopping.is_set():
                     log.warning("docker event stream broke: %s; reconnecting", exc)

@@ -178,6 +178,10 @@ class DockerRuntime:
         self.api = self.client.api
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="docker")
         self._exec_pool = ThreadPoolExecutor(workers, thread_name_prefix="docker-exec")
+        # Inspections by container id, and a generation per id that every change bumps:
+        # see ``pod_containers``.
+        self._inspected: dict[str, ContainerInfo] = {}
+        self._generation: dict[str, int] = {}
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one blocking SDK call on the pool; Docker errors become ``DockerError``."""
@@ -243,20 +247,62 @@ class DockerRuntime:
         return [row["Id"] for row in rows]
 
     async def list_summaries(self) -> list[dict[str, Any]]:
-        """``docker ps -a`` rows of this node's containers: cheap, labels and state only."""
-        return await self.call(self.api.containers, all=True, filters=self._filters())
+        """``docker ps -a`` rows of this node's containers: cheap, labels and state only.
+
+        Containers no longer listed are forgotten by the inspection cache."""
+        rows: list[dict[str, Any]] = await self.call(self.api.containers, all=True,
+                                                     filters=self._filters())
+        listed = {str(row["Id"]) for row in rows}
+        for cache in (self._inspected, self._generation):
+            for container_id in [i for i in cache if i not in listed]:
+                del cache[container_id]
+        return rows
 
     async def inspect(self, container_id: str) -> ContainerInfo | None:
+        generation = self._generation.get(container_id, 0)
         try:
             data = await self.call(self.api.inspect_container, container_id)
         except docker.errors.NotFound:
+            self.changed(container_id)
             return None
-        return ContainerInfo.from_inspect(data, self.network)
+        info = ContainerInfo.from_inspect(data, self.network)
+        if self._generation.get(container_id, 0) == generation:  # nothing happened meanwhile
+            self._inspected[container_id] = info
+        return info
+
+    def changed(self, container_id: str) -> None:
+        """A container changed (a Docker event, or our own start/stop/remove): inspect it
+        afresh.  The generation makes an inspection already under way not count either;
+        ``list_summaries`` forgets what is gone."""
+        self._inspected.pop(container_id, None)
+        self._generation[container_id] = self._generation.get(container_id, 0) + 1
+
+    def forget_inspections(self) -> None:
+        """Inspect every container afresh (the event stream that invalidates them broke)."""
+        for container_id in list(self._inspected):
+            self.changed(container_id)
 
     async def pod_containers(self, pod_uid: str) -> list[ContainerInfo]:
-        """Every container of one pod, sandboxes included, newest first."""
-        ids = await self.list_ids(**{LABEL_POD_UID: pod_uid})
-        infos = [info for info in await asyncio.gather(*(self.inspect(i) for i in ids)) if info]
+        """Every container of one pod, sandboxes included, newest first.
+
+        One listing, and an inspection only of the containers whose state the
+        listing shows changed since the last one (or that an event or our own
+        action marked changed): this is called on every pass over every pod,
+        and what it reads of a container -- times, exit code, pid, IP -- only
+        changes with its state.
+        """
+        rows = await self.call(self.api.containers, all=True,
+                               filters=self._filters(**{LABEL_POD_UID: pod_uid}))
+        infos: list[ContainerInfo] = []
+        stale: list[str] = []
+        for row in rows:
+            known = self._inspected.get(str(row["Id"]))
+            if known is not None and known.state == str(row.get("State") or ""):
+                infos.append(known)
+            else:
+                stale.append(str(row["Id"]))
+        infos += [info for info in await asyncio.gather(*(self.inspect(i) for i in stale))
+                  if info is not None]
         # The restart count orders instances of one container even within one second.
         infos.sort(key=lambda c: (c.restart_count, c.created_at), reverse=True)
         return infos
@@ -293,7 +339,11 @@ class DockerRuntime:
             raise DockerError(str(exc.explanation or exc)) from exc
 
     async def start(self, container_id: str) -> None:
-        await self.call(self.api.start, container_id)
+        self.changed(container_id)
+        try:
+            await self.call(self.api.start, container_id)
+        finally:
+            self.changed(container_id)
 
     async def stop(self, container_id: str, grace: int) -> None:
         """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``grace`` seconds."""
@@ -301,6 +351,8 @@ class DockerRuntime:
             await self.call(self.api.stop, container_id, timeout=max(0, grace))
         except docker.errors.NotFound:
             pass
+        finally:
+            self.changed(container_id)
 
     async def remove(self, container_id: str) -> None:
         try:
@@ -310,6 +362,8 @@ class DockerRuntime:
         except DockerError as exc:
             if "already in progress" not in str(exc):
                 raise
+        finally:
+            self.changed(container_id)
 
     async def exec(self, container_id: str, command: list[str],
                    timeout: float) -> tuple[int, str]:

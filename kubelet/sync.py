@@ -146,17 +146,28 @@ class PodSyncer:
         sandboxes, instances = await observe(self.ctx.runtime, state.uid)
         spec = pod.get("spec") or {}
         sandbox = sandboxes[0] if sandboxes and sandboxes[0].running else None
-        if sandbox is None:
-            if not _needs_sandbox(spec, instances):
-                state.observed = (sandboxes, instances)
-                return
-            stopped = any(infos[0].running for infos in instances.values())
-            sandbox = await self._new_sandbox(pod, state, sandboxes, instances)
-            if sandbox is None:
-                return
-            if stopped:
-                instances = (await observe(self.ctx.runtime, state.uid))[1]
-            sandboxes = [sandbox, *sandboxes]
+        if sandbox is not None:
+            await self._advance(pod, state, sandboxes, instances)
+        elif not _needs_sandbox(spec, instances):
+            state.observed = (sandboxes, instances)
+        else:
+            # The pod (re)starts: only so many at once, first come first served.  Docker
+            # serves a burst of starts no faster all at once, but in turn the first pods run
+            # in a second or two instead of every pod waiting for the whole burst.
+            async with self.ctx.start_slots:
+                stopped = any(infos[0].running for infos in instances.values())
+                sandbox = await self._new_sandbox(pod, state, sandboxes, instances)
+                if sandbox is None:
+                    return
+                if stopped:
+                    instances = (await observe(self.ctx.runtime, state.uid))[1]
+                await self._advance(pod, state, [sandbox, *sandboxes], instances)
+
+    async def _advance(self, pod: Obj, state: PodState, sandboxes: list[ContainerInfo],
+                       instances: dict[str, list[ContainerInfo]]) -> None:
+        """The rest of a pass, in the running sandbox ``sandboxes[0]``."""
+        spec = pod.get("spec") or {}
+        sandbox = sandboxes[0]
         if _apps_finished(spec, instances):
             if not await self._stop_sidecars(pod, instances):
                 state.observed = (sandboxes, instances)

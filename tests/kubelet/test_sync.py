@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ class Harness:
             raise self.reject_error
         self.rejects.append((pid, cidr))
         # The rule must be in place before any of the pod's containers runs.
-        assert all(c.kind == "sandbox" or not c.running for c in self.runtime.containers.values())
+        [uid] = {c.pod_uid for c in self.runtime.containers.values() if c.pid == pid}
+        assert all(c.kind == "sandbox" or not c.running for c in self.runtime.containers.values()
+                   if c.pod_uid == uid)
 
     async def status(self, pod: Obj, state: PodState) -> Obj:
         view = await self.syncer.view(pod, state)
@@ -387,3 +390,45 @@ def test_instances_sort_by_restart_count_then_creation() -> None:
                       created="2024-01-01T00:00:00.1Z")
     ordered = sorted([a, b, c], key=lambda i: (i.restart_count, i.created_at), reverse=True)
     assert [i.id for i in ordered] == ["c", "b", "a"]
+
+
+async def test_pods_start_in_turn_within_the_start_slots(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = h.runtime.start
+
+    async def start(container_id: str) -> None:
+        await asyncio.sleep(0)  # let the other pod run, as Docker's answer would
+        await started(container_id)
+
+    monkeypatch.setattr(h.runtime, "start", start)
+    h.ctx.start_slots = asyncio.Semaphore(1)
+    first, second = make_pod([app()]), make_pod([app()])
+    second["metadata"].update(name="q", uid="uid-2")
+    await asyncio.gather(h.syncer.sync(first, PodState("uid-1")),
+                         h.syncer.sync(second, PodState("uid-2")))
+    assert [(verb, name.split("_")[1], name.split("_")[2]) for verb, name in h.runtime.log] == [
+        ("create", "POD", "p"), ("start", "POD", "p"), ("create", "app", "p"),
+        ("start", "app", "p"), ("create", "POD", "q"), ("start", "POD", "q"),
+        ("create", "app", "q"), ("start", "app", "q")]
+
+
+async def test_an_image_found_present_is_not_inspected_for_every_pod(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    looks: list[str] = []
+    image = h.runtime.image
+
+    async def counted(name: str) -> Obj | None:
+        looks.append(name)
+        return await image(name)
+
+    monkeypatch.setattr(h.runtime, "image", counted)
+    for index in range(3):
+        pod = make_pod([app(imagePullPolicy="IfNotPresent")])
+        pod["metadata"].update(name=f"p{index}", uid=f"uid-{index}")
+        await h.syncer.sync(pod, PodState(f"uid-{index}"))
+    assert looks.count("img:1") == 1
+    h.ctx.images.present_ttl = 0
+    pod = make_pod([app(imagePullPolicy="IfNotPresent")])
+    pod["metadata"].update(name="p9", uid="uid-9")
+    await h.syncer.sync(pod, PodState("uid-9"))
+    assert looks.count("img:1") == 2
