@@ -188,6 +188,8 @@ class Registry:
             obj.pop("status", None)
         apply_defaults(resource, obj)
         strategy.add_create_finalizers(resource, obj)
+        if resource.plural == "persistentvolumeclaims":
+            await self._default_storage_class(obj)
         if resource.plural == "pods":
             strategy.prepare_pod_status(obj)
         self._validate(resource, obj, None)
@@ -218,6 +220,19 @@ class Registry:
                         spec.pop("clusterIP", None)
                         spec.pop("clusterIPs", None)
         raise errors.InternalError("allocation kept conflicting")
+
+    async def _default_storage_class(self, claim: Obj) -> None:
+        """DefaultStorageClass admission: a claim that names no class gets the default one."""
+        spec = claim.get("spec")
+        if not isinstance(spec, dict) or "storageClassName" in spec:
+            return
+        classes, _, _, _ = await self.storage.list(f"{self.prefix}/storage.k8s.io/storageclasses/")
+        defaults = sorted(
+            (c.get("metadata", {}).get("creationTimestamp") or "", c["metadata"]["name"]) for c in classes
+            if (c.get("metadata", {}).get("annotations") or {}).get(
+                "storageclass.kubernetes.io/is-default-class") == "true")
+        if defaults:
+            spec["storageClassName"] = defaults[-1][1]
 
     # -- update --------------------------------------------------------------
 

@@ -237,3 +237,21 @@ def test_kubernetes_service_points_at_the_api(api):
     slice_ = api.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes").json()
     assert slice_["endpoints"][0]["addresses"] == ["127.0.0.1"]
     assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
+
+
+def test_claim_without_class_gets_the_default(api, namespace):
+    api.post("/apis/storage.k8s.io/v1/storageclasses", json={
+        "metadata": {"name": "fast-default", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "k8py.io/local-path"})
+    try:
+        claim = {"metadata": {"name": "c"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                     "resources": {"requests": {"storage": "1Mi"}}}}
+        r = api.post(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", json=claim)
+        assert r.status_code == 201, r.text
+        assert r.json()["spec"]["storageClassName"] == "fast-default"
+        assert "kubernetes.io/pvc-protection" in r.json()["metadata"]["finalizers"]
+        explicit = {**claim, "metadata": {"name": "d"}, "spec": {**claim["spec"], "storageClassName": ""}}
+        r = api.post(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", json=explicit)
+        assert r.json()["spec"]["storageClassName"] == ""
+    finally:
+        api.delete("/apis/storage.k8s.io/v1/storageclasses/fast-default")
