@@ -65,4 +65,4 @@ def test_pod_that_fits_nowhere_waits_for_a_node_with_room(
         big.stop()
         # The node must not outlive the test: other tests would see a dead node with room.
         api.delete(f"/api/v1/nodes/{big.node}")
-        docker_cluster.remove_containers(**{"io.k8py.node": big.node})
+        docker_cluster.remove_containers(node=big.node)
