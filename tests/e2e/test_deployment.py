@@ -160,3 +160,49 @@ def test_rollout_to_a_new_version_and_undo(api: Api, control_plane: list[Compone
     revisions = sorted(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
                        for rs in rss["items"])
     assert revisions == ["2", "3"]
+
+
+def test_rollout_to_an_image_that_cannot_start_stalls_then_undo_recovers(
+        api: Api, control_plane: list[Component], workloads: str) -> None:
+    ns = workloads
+    body = hello()
+    body["spec"]["progressDeadlineSeconds"] = 8
+    api.create(f"{APPS}/{ns}/deployments", body)
+    wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 90, what="version 1.0")
+
+    # No registry is reachable and the image is not on this machine: the pod cannot start.
+    response = api.http.patch(
+        f"{APPS}/{ns}/deployments/hello",
+        json={"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "k8py/does-not-exist:1.0"}]}}}},
+        headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert response.status_code == 200, response.text
+
+    def stalled() -> Obj | None:
+        d = api.get(f"{APPS}/{ns}/deployments/hello") or {}
+        conds = {c["type"]: c for c in (d.get("status") or {}).get("conditions") or []}
+        progressing = conds.get("Progressing") or {}
+        return d if progressing.get("reason") == "ProgressDeadlineExceeded" else None
+
+    stalled_deployment = wait_for(stalled, 90, what="ProgressDeadlineExceeded")
+    assert stalled_deployment["status"]["conditions"]
+    # maxUnavailable 0: the three old pods kept serving while the new one could not start.
+    assert len(ready_pods(api, ns)) == 3
+    status = subprocess.run(
+        ["kubectl", "--server", str(api.http.base_url).rstrip("/"), "-n", ns,
+         "rollout", "status", "deploy/hello", "--timeout=20s"], capture_output=True, text=True, timeout=60)
+    assert status.returncode != 0 and "exceeded its progress deadline" in status.stderr
+
+    undo = subprocess.run(
+        ["kubectl", "--server", str(api.http.base_url).rstrip("/"), "-n", ns,
+         "rollout", "undo", "deploy/hello"], capture_output=True, text=True, timeout=60)
+    assert undo.returncode == 0, undo.stderr
+    pods = wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 120, what="back to 1.0")
+    assert {version_of(p) for p in pods} == {"1.0"}
+
+    def progressing_again() -> bool:
+        d = api.get(f"{APPS}/{ns}/deployments/hello") or {}
+        conds = {c["type"]: c for c in (d.get("status") or {}).get("conditions") or []}
+        return (conds.get("Progressing") or {}).get("reason") == "NewReplicaSetAvailable"
+
+    wait_for(progressing_again, 60, what="the Deployment healthy again")
