@@ -41,7 +41,7 @@ class KubeletConfig:
     cluster_domain: str = "cluster.local"
     service_cluster_ip_range: str = "10.96.0.0/12"
     service_rules_timeout: float = 2.0
-    max_parallel_pod_starts: int = 8
+    max_parallel_pod_starts: int = 4
     capacity_cpu: str | None = None
     capacity_memory: str | None = None
     max_pods: int = 110
@@ -142,9 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
          type=float, help="seconds to wait after a sandbox starts for kube-proxy's service "
                           "rules in it before starting containers, while this node's "
                           "kube-proxy holds its presence Lease (0: never wait)")
-    flag(parser, "--max-parallel-pod-starts", env="K8PY_MAX_PARALLEL_POD_STARTS", default=8,
+    flag(parser, "--max-parallel-pod-starts", env="K8PY_MAX_PARALLEL_POD_STARTS", default=4,
          type=int, help="pods that may create their sandbox and containers at the same time; "
-                        "the rest queue in arrival order (at least 1)")
+                        "the rest queue in arrival order (at least 1).  Docker starts no more "
+                        "containers per second when asked for more at once, only each slower")
     flag(parser, "--capacity-cpu", env="K8PY_CAPACITY_CPU", help="override the node's cpu capacity")
     flag(parser, "--capacity-memory", env="K8PY_CAPACITY_MEMORY",
          help="override the node's memory capacity (a quantity)")

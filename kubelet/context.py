@@ -44,4 +44,4 @@ class SyncContext:
     # Whether a kube-proxy serves this node now: only then is waiting for its rules worth it.
     proxy_present: Callable[[], bool] = field(default=lambda: False)
     # Pods bringing up a sandbox and its containers at once (--max-parallel-pod-starts).
-    start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
+    start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
