@@ -25,6 +25,13 @@ from controllers.base import (
 )
 from controllers.manager import ControllerContext
 from controllers.owners import owners_selecting, resolve_controller_ref
+from controllers.podcontrol import (
+    FAILED_CREATE,
+    FAILED_DELETE,
+    SUCCESSFUL_CREATE,
+    SUCCESSFUL_DELETE,
+    create_pods,
+)
 from controllers.podranking import pods_to_delete
 from controllers.refmanager import ControllerRefManager, recheck_owner
 from machinery import errors
@@ -47,7 +54,6 @@ from machinery.meta import (
 )
 from machinery.reconciler import Requeue
 from machinery.selectors import label_selector_from_dict, label_selector_from_set
-from machinery.slowstart import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
 
 __all__ = ["ReplicaSetController", "BURST_REPLICAS", "pod_from_template", "replicaset_status",
            "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE", "FAILED_DELETE"]
@@ -57,10 +63,6 @@ Obj = dict[str, Any]
 # At most this many pods are created or deleted per sync (Kubernetes' BurstReplicas).
 BURST_REPLICAS = 500
 
-SUCCESSFUL_CREATE = "SuccessfulCreate"
-FAILED_CREATE = "FailedCreate"
-SUCCESSFUL_DELETE = "SuccessfulDelete"
-FAILED_DELETE = "FailedDelete"
 REPLICA_FAILURE = "ReplicaFailure"
 
 
@@ -267,26 +269,11 @@ class ReplicaSetController(QueueController):
             await self._delete_pods(key, rs, pods, min(diff, self.burst_replicas))
 
     async def _create_pods(self, key: str, rs: Obj, count: int) -> None:
-        # Expect every create before the first is sent: its watch event may
-        # arrive before the create call even returns.
-        self.expectations.expect_creations(key, count)
         self.log.info("replicaset %s: too few replicas, creating %d", key, count)
-
-        async def create_one() -> None:
-            try:
-                created = await self.client.create("pods", pod_from_template(rs))
-            except errors.ApiError as exc:
-                self.recorder.event(rs, WARNING, FAILED_CREATE, f"Error creating: {exc.message}")
-                raise
-            self.recorder.event(rs, NORMAL, SUCCESSFUL_CREATE,
-                                f"Created pod: {created['metadata']['name']}")
-
-        successes, failures = await slow_start_batch(count, SLOW_START_INITIAL_BATCH_SIZE,
-                                                     create_one)
-        for _ in range(count - successes):
-            self.expectations.creation_observed(key)  # never made, so never observed
-        if failures:
-            raise failures[0]
+        _, error = await create_pods(self.client, self.recorder, self.expectations, key, rs,
+                                     count, lambda: pod_from_template(rs))
+        if error is not None:
+            raise error
 
     def _related_pods(self, rs: Obj, own: list[Obj]) -> list[Obj]:
         """Active pods of every ReplicaSet sharing this one's controller (ranking context).

@@ -9,6 +9,7 @@ import pytest
 MODULES = [
     "controllers.base", "controllers.manager", "controllers.__main__", "controllers.replicaset",
     "controllers.podranking", "controllers.refmanager", "controllers.owners",
+    "controllers.podcontrol",
     "controllers.deployment",
     "controllers.deployment.controller", "controllers.deployment.sync",
     "controllers.deployment.rolling", "controllers.deployment.recreate",

@@ -1,0 +1,55 @@
+"""Creating an owner's pods as every pod-owning controller must (``controller_utils.go``).
+
+A controller that creates N pods must expect all N before the first create
+goes out -- the informer's add event can arrive before the create call
+returns -- and must mark the ones it never made as observed, or the owner
+would wait for them until the expectations expire.  Creates go out in
+slow-start batches, so an owner whose pods are refused (quota, admission)
+fails once instead of N times.  Each create is reported as an event on the
+owner with Kubernetes' reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from machinery import errors
+from machinery.client import ApiClient
+from machinery.events import NORMAL, WARNING, EventRecorder
+from machinery.expectations import UIDTrackingExpectations
+from machinery.slowstart import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
+
+__all__ = ["create_pods", "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE",
+           "FAILED_DELETE"]
+
+Obj = dict[str, Any]
+
+SUCCESSFUL_CREATE = "SuccessfulCreate"
+FAILED_CREATE = "FailedCreate"
+SUCCESSFUL_DELETE = "SuccessfulDelete"
+FAILED_DELETE = "FailedDelete"
+
+
+async def create_pods(client: ApiClient, recorder: EventRecorder,
+                      expectations: UIDTrackingExpectations, key: str, owner: Obj, count: int,
+                      new_pod: Callable[[], Obj]) -> tuple[int, Exception | None]:
+    """Create ``count`` pods made by ``new_pod`` for ``owner`` (queue key ``key``).
+
+    Returns how many were created and the first error, if any.
+    """
+    expectations.expect_creations(key, count)
+
+    async def create_one() -> None:
+        try:
+            created = await client.create("pods", new_pod())
+        except errors.ApiError as exc:
+            recorder.event(owner, WARNING, FAILED_CREATE, f"Error creating: {exc.message}")
+            raise
+        recorder.event(owner, NORMAL, SUCCESSFUL_CREATE,
+                       f"Created pod: {created['metadata']['name']}")
+
+    successes, failures = await slow_start_batch(count, SLOW_START_INITIAL_BATCH_SIZE, create_one)
+    for _ in range(count - successes):
+        expectations.creation_observed(key)  # never made, so never observed
+    return successes, (failures[0] if failures else None)
