@@ -34,7 +34,7 @@ __all__ = ["main", "build_parser", "run", "invoke", "subcommands", "VerbParser",
 VERB_MODULES = (
     "get", "describe", "create", "apply", "delete", "label", "api_resources",
     "version", "config", "completion", "rollout", "jobs", "cluster", "logs", "exec", "portforward",
-    "top",
+    "top", "expose", "edit",
 )
 
 
