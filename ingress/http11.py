@@ -16,8 +16,9 @@ import asyncio
 from dataclasses import dataclass
 
 __all__ = ["HttpError", "Head", "read_head", "Framing", "request_framing", "response_framing",
-           "copy_body", "end_to_end", "simple_response", "REASONS"]
+           "copy_body", "end_to_end", "simple_response", "REASONS", "MAX_HEAD"]
 
+# The stream limit of both sides of the proxy: a longer message head is refused (431/502).
 MAX_HEAD = 64 * 1024
 _CHUNK = 64 * 1024
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Histogram
 
 from ingress.http11 import (
-    Framing, Head, HttpError, copy_body, end_to_end, read_head, request_framing,
+    MAX_HEAD, Framing, Head, HttpError, copy_body, end_to_end, read_head, request_framing,
     response_framing, simple_response,
 )
 from ingress.routes import Endpoint, Route, RouteTable
@@ -49,7 +49,7 @@ UPSTREAM_SECONDS = Histogram("k8py_ingress_upstream_response_seconds",
                              "Time from connecting to a backend to its response head")
 _CONNECT_ATTEMPTS = 3
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-_LIMIT = 64 * 1024
+_TUNNEL_READ = 64 * 1024  # bytes per read when piping an upgraded connection
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class IngressProxy:
         return self._server is not None
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port, limit=_LIMIT,
+        self._server = await asyncio.start_server(self._serve, host, port, limit=MAX_HEAD,
                                                   reuse_address=True)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
@@ -177,7 +177,7 @@ class IngressProxy:
             endpoint = candidates.pop(0)
             try:
                 return await asyncio.wait_for(
-                    asyncio.open_connection(endpoint.ip, endpoint.port, limit=_LIMIT),
+                    asyncio.open_connection(endpoint.ip, endpoint.port, limit=MAX_HEAD),
                     self.timeouts.connect)
             except (OSError, TimeoutError) as exc:
                 log.info("%s: endpoint %s of %s refused: %s", route.ingress, endpoint,
@@ -277,7 +277,7 @@ async def _pipe_both(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter) -> None:
     async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError):
-            while data := await source.read(_LIMIT):
+            while data := await source.read(_TUNNEL_READ):
                 sink.write(data)
                 await sink.drain()
             if sink.can_write_eof():
