@@ -174,7 +174,9 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
             if args.dry_run == "client":
                 if ctx.explicit_namespace:
                     service["metadata"]["namespace"] = ctx.namespace
-                result = service
+                # kubectl prints the Go struct, zero timestamp and empty status included.
+                result = {**service, "metadata": {**service["metadata"], "creationTimestamp": None},
+                          "status": {"loadBalancer": {}}}
             else:
                 response = await ctx.client.request(
                     "POST", resource_path(services, ctx.namespace),
