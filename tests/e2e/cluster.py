@@ -12,11 +12,9 @@ pytest.  Only loopback and the session's own containers are contacted.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +25,14 @@ import docker
 import httpx
 
 from tests.conftest import ROOT, free_port, stop_process
-from tests.e2e.conftest import DockerCluster, KubeletProcess, wait_for
+from tests.e2e.conftest import (
+    DockerCluster,
+    KubeletProcess,
+    health_ready,
+    read_log,
+    start_module,
+    wait_for,
+)
 
 __all__ = ["Component", "Node", "ServiceCluster", "NODE_LABEL", "TOOLBOX", "HELLO", "running",
            "deployment", "service", "client_pod", "exec_in", "pod_container", "sandbox_pid"]
@@ -51,23 +56,13 @@ class Component:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        argv = [sys.executable, "-m", self.module, *self.args, "--health-address", "127.0.0.1",
-                "--health-port", str(self.health_port)]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log,
-                                         stderr=subprocess.STDOUT)
+        self.proc = start_module(self.module, [
+            *self.args, "--health-address", "127.0.0.1", "--health-port", str(self.health_port)],
+            self.log_path)
         wait_for(self.ready, timeout, what=f"{self.name} ready")
 
     def ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
-                               f"{self.logs()[-3000:]}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.health_port}/readyz",
-                             timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return health_ready(self.proc, self.health_port, self.name, self.log_path)
 
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.health_port}/metrics", timeout=5).text
@@ -77,7 +72,7 @@ class Component:
         return stop_process(self.proc, 15, sig)
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return read_log(self.log_path)
 
 
 @dataclass

@@ -32,6 +32,34 @@ T = TypeVar("T")
 REQUIRED_IMAGES = ("k8py/pause:3.10", "k8py/hello:1.0", "debian:bookworm-slim")
 
 
+def start_module(module: str, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m <module>`` from this checkout, its output appended to ``log_path``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def read_log(log_path: Path) -> str:
+    return log_path.read_text(errors="replace") if log_path.exists() else ""
+
+
+def health_ready(proc: subprocess.Popen[bytes] | None, health_port: int, what: str,
+                 log_path: Path) -> bool:
+    """Whether a component answers ``/readyz`` yet; an exit is raised with its log's tail.
+
+    Waiting on a process that has died would only end in a timeout that
+    hides why it died.
+    """
+    if proc is not None and proc.poll() is not None:
+        raise RuntimeError(f"{what} exited with {proc.returncode}:\n"
+                           f"{read_log(log_path)[-3000:]}")
+    try:
+        return httpx.get(f"http://127.0.0.1:{health_port}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def wait_for(fn: Callable[[], T], timeout: float = 30.0, interval: float = 0.2,
              what: str = "condition") -> T:
     """Poll ``fn`` until it returns something truthy; its last value or a TimeoutError."""
@@ -144,8 +172,7 @@ class KubeletProcess:
         self.log_path = log_dir / f"{node}.log"  # kept after the run, for post-mortems
 
     def start(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        argv = [sys.executable, "-m", "kubelet", "--node-name", self.node,
+        args = ["--node-name", self.node,
                 "--api-server", self.api_url, "--cluster-name", self.cluster.name,
                 "--network", self.cluster.network, "--pod-cidr", self.cluster.subnet,
                 "--root-dir", f"{self.cluster.root}/{self.node}", "--node-ip", "127.0.0.1",
@@ -154,21 +181,10 @@ class KubeletProcess:
                 "--node-status-update-frequency", "3", "--sync-frequency", "5",
                 "--container-restart-backoff", "2", "--container-restart-backoff-max", "20",
                 *self.extra]
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log,
-                                     stderr=subprocess.STDOUT)
-        log.close()
-        wait_for(self._ready, 60, what=f"kubelet {self.node} ready")
-
-    def _ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"kubelet {self.node} exited with {self.proc.returncode}:\n"
-                               f"{self.logs()[-3000:]}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.health_port}/readyz",
-                             timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        self.proc = start_module("kubelet", args, self.log_path)
+        what = f"kubelet {self.node}"
+        wait_for(lambda: health_ready(self.proc, self.health_port, what, self.log_path), 60,
+                 what=f"{what} ready")
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no clean-up code runs."""
@@ -180,7 +196,7 @@ class KubeletProcess:
         stop_process(self.proc, 15)
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return read_log(self.log_path)
 
 
 class Api:
