@@ -120,6 +120,8 @@ async def _edit_one(ctx: Context, args: argparse.Namespace, resource: Any, name:
     original = await ctx.client.get(resource, name, ctx.namespace)
     original.setdefault("apiVersion", resource.api_version)
     original.setdefault("kind", resource.kind)
+    # As kubectl without --show-managed-fields: the file leaves managedFields out.
+    original.get("metadata", {}).pop("managedFields", None)
     body = _render(original, fmt)
     previous: str | None = None
     error: BaseException | None = None
