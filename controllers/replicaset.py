@@ -34,6 +34,7 @@ from controllers.podcontrol import (
 )
 from controllers.podranking import pods_to_delete
 from controllers.refmanager import ControllerRefManager, recheck_owner
+from controllers.workload import write_status
 from machinery import errors
 from machinery.events import NORMAL, WARNING
 from machinery.expectations import UIDTrackingExpectations
@@ -218,31 +219,10 @@ class ReplicaSetController(QueueController):
                 manage_error = exc
         now = self.wall()
         status = replicaset_status(rs, pods, manage_error, now)
-        await self._write_status(rs, status)
+        await write_status(self.client, "replicasets", rs, status)
         if manage_error is not None:
             raise manage_error
         return self._availability_requeue(rs, pods, status, now)
-
-    async def _write_status(self, rs: Obj, status: Obj) -> None:
-        """Write ``status`` if it differs; on a conflict retry once on a fresh read.
-
-        The cache often lags our own previous status write by a moment; one
-        re-read settles that without a trip through the rate limiter.
-        """
-        if status == (rs.get("status") or {}):
-            return
-        rs["status"] = status
-        try:
-            await self.client.update_status("replicasets", rs)
-        except errors.Conflict:
-            fresh = await self.client.get("replicasets", rs["metadata"]["name"],
-                                          rs["metadata"].get("namespace"))
-            if fresh["metadata"].get("uid") != rs["metadata"].get("uid"):
-                return  # replaced by a namesake: its own sync will follow
-            if fresh["metadata"].get("generation") != rs["metadata"].get("generation"):
-                raise  # the spec moved on: sync again from the cache
-            fresh["status"] = status
-            await self.client.update_status("replicasets", fresh)
 
     def _availability_requeue(self, rs: Obj, pods: list[Obj], status: Obj,
                               now: datetime) -> Requeue | None:
