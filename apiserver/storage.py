@@ -237,14 +237,6 @@ class Storage:
             raise errors.Conflict("the object has been modified")
         return int(resp.header.revision)
 
-    async def put_raw(self, key: str, value: bytes) -> None:
-        await self._txn(rpc.TxnRequest(success=[rpc.RequestOp(
-            request_put=rpc.PutRequest(key=key.encode(), value=value))]))
-
-    async def get_raw(self, key: str) -> bytes | None:
-        resp = await self._range(rpc.RangeRequest(key=key.encode()))
-        return bytes(resp.kvs[0].value) if resp.kvs else None
-
     async def keys(self, prefix: str) -> list[str]:
         p = prefix.encode()
         resp = await self._range(rpc.RangeRequest(key=p, range_end=prefix_end(p), keys_only=True))

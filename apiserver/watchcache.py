@@ -118,7 +118,6 @@ class WatchCache:
         self._watchers: set[Watcher] = set()
         self._watcher_capacity = watcher_capacity
         self._ready = asyncio.Event()
-        self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -166,8 +165,6 @@ class WatchCache:
                 if not self._ready.is_set():
                     await self._relist()
                     self._ready.set()
-                    async with self._progress:
-                        self._progress.notify_all()
                 async for ev in self.storage.watch(self.prefix, self.revision + 1):
                     self._apply(ev)
                     delay = 0.2
@@ -208,12 +205,6 @@ class WatchCache:
                 dead.append(w)
         for w in dead:
             self._watchers.discard(w)
-        if self._progress._waiters:  # type: ignore[attr-defined]
-            asyncio.ensure_future(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._progress:
-            self._progress.notify_all()
 
     # -- reads -------------------------------------------------------------
 
@@ -223,18 +214,6 @@ class WatchCache:
         except asyncio.TimeoutError as exc:
             raise errors.ServiceUnavailable(
                 f"the watch cache for {self.resource.plural} is not ready") from exc
-
-    async def wait_for_revision(self, revision: int, timeout: float = 3.0) -> None:
-        """Block until the cache has seen everything up to ``revision`` (read-your-writes)."""
-        if self.revision >= revision:
-            return
-        async with self._progress:
-            try:
-                await asyncio.wait_for(self._progress.wait_for(lambda: self.revision >= revision), timeout)
-            except asyncio.TimeoutError as exc:
-                raise errors.Timeout(
-                    f"Too large resource version: {revision}, current resource version: {self.revision}",
-                    retry_after=1) from exc
 
     def list(self, predicate: Predicate) -> tuple[list[Obj], int]:
         items = [o for o in self.objects.values() if predicate(o)]
@@ -285,7 +264,3 @@ class WatchCache:
                     yield WatchEvent(projected[0], projected[1], ev.revision)
         except Compacted as exc:
             raise errors.Expired(f"too old resource version: {since} ({exc.compacted})") from exc
-
-    @property
-    def watcher_count(self) -> int:
-        return len(self._watchers)
