@@ -300,9 +300,10 @@ def test_silent_node_is_marked_unknown_tainted_evicted_and_recovers(api: httpx.C
         if victim.status_code == 200:
             cond = get_condition(victim.json()["status"]["conditions"], "Ready")
             assert cond is not None and cond["status"] == "False"
-        events = ok(api.get("/api/v1/namespaces/default/events"))["items"]
-        assert any(e["reason"] == "NodeNotReady" and e["involvedObject"]["name"] == name
-                   for e in events)
+        # Events are written in the background: wait for it rather than read once.
+        eventually(lambda: any(e["reason"] == "NodeNotReady" and e["involvedObject"]["name"] == name
+                               for e in ok(api.get("/api/v1/namespaces/default/events"))["items"]),
+                   what="a NodeNotReady event")
 
         # the kubelet is back: lease renewed and Ready posted; taints go
         renew_lease(api, name)
