@@ -17,6 +17,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from controllers.job.pods import pod_for_job
+from controllers.podcontrol import (
+    FAILED_CREATE,
+    FAILED_DELETE,
+    SUCCESSFUL_CREATE,
+    SUCCESSFUL_DELETE,
+    create_pods,
+)
 from controllers.job.tracking import remove_finalizer_patch
 from controllers.job.util import has_tracking_finalizer
 from machinery import errors
@@ -25,17 +32,11 @@ from machinery.events import NORMAL, WARNING, EventRecorder
 from machinery.expectations import UIDTrackingExpectations
 from machinery.informer import meta_key
 from machinery.meta import pod_is_ready
-from machinery.slowstart import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
 
 __all__ = ["PodControl", "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE",
            "FAILED_DELETE", "MAX_POD_CREATE_DELETE_PER_SYNC"]
 
 Obj = dict[str, Any]
-
-SUCCESSFUL_CREATE = "SuccessfulCreate"
-FAILED_CREATE = "FailedCreate"
-SUCCESSFUL_DELETE = "SuccessfulDelete"
-FAILED_DELETE = "FailedDelete"
 
 # At most this many creates or deletes per sync, so one huge Job cannot starve the rest.
 MAX_POD_CREATE_DELETE_PER_SYNC = 500
@@ -53,25 +54,9 @@ class PodControl:
     async def create(self, key: str, job: Obj,
                      indexes: list[int | None]) -> tuple[int, Exception | None]:
         """Create one pod per entry of ``indexes``; how many were made and the first error."""
-        count = len(indexes)
-        self.expectations.expect_creations(key, count)
         pending: Iterator[int | None] = iter(indexes)
-
-        async def create_one() -> None:
-            index = next(pending)
-            try:
-                created = await self.client.create("pods", pod_for_job(job, index))
-            except errors.ApiError as exc:
-                self.recorder.event(job, WARNING, FAILED_CREATE, f"Error creating: {exc.message}")
-                raise
-            self.recorder.event(job, NORMAL, SUCCESSFUL_CREATE,
-                                f"Created pod: {created['metadata']['name']}")
-
-        successes, failures = await slow_start_batch(count, SLOW_START_INITIAL_BATCH_SIZE,
-                                                     create_one)
-        for _ in range(count - successes):
-            self.expectations.creation_observed(key)  # never made, so never observed
-        return successes, (failures[0] if failures else None)
+        return await create_pods(self.client, self.recorder, self.expectations, key, job, len(indexes),
+                                 lambda: pod_for_job(job, next(pending)))
 
     async def remove(self, key: str, job: Obj,
                      pods: list[Obj]) -> tuple[int, int, Exception | None]:
