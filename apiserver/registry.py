@@ -20,6 +20,7 @@ from machinery import errors
 from machinery.meta import now_rfc3339
 from machinery.resources import Resource
 
+from . import admission
 from . import patch as patching
 from . import schema as schemas
 from . import strategy
@@ -90,15 +91,6 @@ class Registry:
         if obj is None:
             raise self.not_found(resource, name)
         return obj
-
-    async def _namespace_active(self, namespace: str) -> None:
-        ns = await self.storage.get(f"{self.prefix}/core/namespaces/{namespace}")
-        if ns is None:
-            raise errors.NotFound(f'namespaces "{namespace}" not found', name=namespace, kind="namespaces")
-        if (ns.get("metadata") or {}).get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
-            message = f"unable to create new content in namespace {namespace} because it is being terminated"
-            raise errors.Forbidden(message, name=namespace, kind="namespaces", causes=[
-                {"reason": "NamespaceTerminating", "message": message, "field": "metadata.namespace"}])
 
     # -- preparing an incoming object ------------------------------------------
 
@@ -178,7 +170,7 @@ class Registry:
         if resource.namespaced:
             if not meta.get("namespace"):
                 raise errors.BadRequest("the server could not find the requested resource: a namespace is required")
-            await self._namespace_active(meta["namespace"])
+            await admission.namespace_active(self.storage, self.prefix, meta["namespace"])
         for field in _SYSTEM_META + ("resourceVersion",):
             meta.pop(field, None)
         meta["uid"] = str(uuid.uuid4())
@@ -189,7 +181,7 @@ class Registry:
         apply_defaults(resource, obj)
         strategy.add_create_finalizers(resource, obj)
         if resource.plural == "persistentvolumeclaims":
-            await self._default_storage_class(obj)
+            await admission.default_storage_class(self.storage, self.prefix, obj)
         if resource.plural == "pods":
             strategy.prepare_pod_status(obj)
         self._validate(resource, obj, None)
@@ -220,19 +212,6 @@ class Registry:
                         spec.pop("clusterIP", None)
                         spec.pop("clusterIPs", None)
         raise errors.InternalError("allocation kept conflicting")
-
-    async def _default_storage_class(self, claim: Obj) -> None:
-        """DefaultStorageClass admission: a claim that names no class gets the default one."""
-        spec = claim.get("spec")
-        if not isinstance(spec, dict) or "storageClassName" in spec:
-            return
-        classes, _, _, _ = await self.storage.list(f"{self.prefix}/storage.k8s.io/storageclasses/")
-        defaults = sorted(
-            (c.get("metadata", {}).get("creationTimestamp") or "", c["metadata"]["name"]) for c in classes
-            if (c.get("metadata", {}).get("annotations") or {}).get(
-                "storageclass.kubernetes.io/is-default-class") == "true")
-        if defaults:
-            spec["storageClassName"] = defaults[-1][1]
 
     # -- update --------------------------------------------------------------
 
