@@ -206,3 +206,23 @@ def test_rollout_to_an_image_that_cannot_start_stalls_then_undo_recovers(
         return (conds.get("Progressing") or {}).get("reason") == "NewReplicaSetAvailable"
 
     wait_for(progressing_again, 60, what="the Deployment healthy again")
+
+
+def test_scaling_three_six_one_converges_on_real_pods(api: Api, control_plane: list[Component],
+                                                      workloads: str) -> None:
+    ns = workloads
+    api.create(f"{APPS}/{ns}/deployments", hello())
+    wait_for(lambda: len(ready_pods(api, ns)) == 3 or None, 90, what="3 ready pods")
+    for replicas in (6, 1):
+        response = api.http.patch(f"{APPS}/{ns}/deployments/hello/scale", json={"spec": {"replicas": replicas}},
+                                  headers={"Content-Type": "application/merge-patch+json"})
+        assert response.status_code == 200, response.text
+
+        def converged(n: int = replicas) -> list[Obj] | None:
+            found = api.get(f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dhello") or {}
+            live = [p for p in found.get("items") or [] if not p["metadata"].get("deletionTimestamp")]
+            ready = ready_pods(api, ns)
+            return ready if len(live) == n and len(ready) == n else None
+
+        pods = wait_for(converged, 120, what=f"{replicas} ready pods")
+        assert len({p["metadata"]["name"] for p in pods}) == replicas
