@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from machinery import errors
+from machinery.component import tune_gc
 from machinery.resources import RESOURCES, Resource, by_plural
 
 from . import discovery, openapi
@@ -104,6 +105,7 @@ class ApiServer:
         for cache in self.caches.values():
             await cache.wait_ready(timeout=30)
         self._tasks.append(asyncio.create_task(self._compactor(), name="compactor"))
+        tune_gc()
         self.ready = True
         log.info("API server ready")
 

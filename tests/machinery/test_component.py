@@ -324,3 +324,20 @@ def test_crash_logs_one_line(tmp_path: Path, level: str, traceback: bool) -> Non
     assert len(lines) == 1, err
     assert lines[0].startswith("E") and "exiting on error: ConnectionError: no route to apiserver" in lines[0]
     assert ("Traceback" in lines[0]) is traceback
+
+
+def test_tune_gc_freezes_startup_objects_and_raises_thresholds() -> None:
+    # In a child: the thresholds and the frozen set are process-wide.
+    code = textwrap.dedent("""
+        import gc
+        from machinery.component import GC_THRESHOLDS, tune_gc
+        loaded = [{"schema": i} for i in range(1000)]
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()
+        assert gc.get_freeze_count() >= 1000, gc.get_freeze_count()
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
