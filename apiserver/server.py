@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from machinery import errors
 from machinery.component import tune_gc
-from machinery.resources import RESOURCES, Resource, by_plural
+from machinery.resources import RESOURCES, Resource
 
 from . import discovery, openapi
 from .allocator import ServiceAllocator

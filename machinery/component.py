@@ -375,7 +375,6 @@ def run(main: Callable[[], Awaitable[None]], *, logger: logging.Logger) -> int:
     stopping = False
 
     async def supervise() -> int:
-        nonlocal stopping
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(main())
 
