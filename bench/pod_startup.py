@@ -19,9 +19,15 @@ Prints one line; ``ratio`` is k8py_total / swarm_total (k8py's total
 includes the 10 s the paced creates take; Swarm starts all replicas at once):
 
     pod_startup k8py_p50=..s k8py_p99=..s k8py_total=..s swarm_total=..s ratio=..
+        k8py_cpu_per_pod=..s cores=.. load=..
+
+``k8py_cpu_per_pod`` is the CPU time the whole machine spent busy during the
+k8py run (engine, kernel, control plane, kubelets), divided by the pods: at
+``rate`` pods per second the machine needs ``rate * cpu_per_pod`` cores, and
+once that passes ``cores`` the pods queue for CPU whatever the orchestrator.
 
 With ``--docker-floor`` the line goes on with ``docker_p50=..s docker_p99=..s
-docker_total=..s``: the same pods, paced the same way, as the bare Docker
+docker_total=..s docker_cpu_per_pod=..s``: the same pods, paced the same way, as the bare Docker
 calls a kubelet needs (``run_docker_floor``), which tells k8py's own cost
 from the engine's on a machine whose load varies from run to run.
 
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import subprocess
 import threading
 import time
@@ -58,6 +65,14 @@ TIMEOUT = 180.0
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot (every process, the kernel too)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def all_started(pod: dict[str, Any]) -> bool:
@@ -207,16 +222,24 @@ def main() -> None:
                         help="also run the same pods as bare Docker calls (no k8py) and add "
                              "docker_p50, docker_p99 and docker_total to the line")
     args = parser.parse_args()
+    cores = os.cpu_count() or 1
     with ProcessCluster(kubelets=2) as cluster:
+        busy = busy_cpu_seconds()
         latencies, k8py_total = asyncio.run(run_k8py(cluster.api_url, args.pods, args.rate))
+        k8py_cpu = (busy_cpu_seconds() - busy) / args.pods
     swarm_total = run_swarm(args.pods)
     line = (f"pod_startup k8py_p50={percentile(latencies, 0.50):.2f}s "
             f"k8py_p99={percentile(latencies, 0.99):.2f}s k8py_total={k8py_total:.2f}s "
-            f"swarm_total={swarm_total:.2f}s ratio={k8py_total / swarm_total:.2f}")
+            f"swarm_total={swarm_total:.2f}s ratio={k8py_total / swarm_total:.2f} "
+            f"k8py_cpu_per_pod={k8py_cpu:.3f}s")
     if args.docker_floor:
+        busy = busy_cpu_seconds()
         floor, floor_total = run_docker_floor(args.pods, args.rate, 2 * FLOOR_IN_FLIGHT)
+        docker_cpu = (busy_cpu_seconds() - busy) / args.pods
         line += (f" docker_p50={percentile(floor, 0.50):.2f}s "
-                 f"docker_p99={percentile(floor, 0.99):.2f}s docker_total={floor_total:.2f}s")
+                 f"docker_p99={percentile(floor, 0.99):.2f}s docker_total={floor_total:.2f}s "
+                 f"docker_cpu_per_pod={docker_cpu:.3f}s")
+    line += f" cores={cores} load={os.getloadavg()[0]:.1f}"
     print(line)
 
 
