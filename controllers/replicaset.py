@@ -24,7 +24,7 @@ from controllers.base import (
     object_of,
 )
 from controllers.manager import ControllerContext
-from controllers.owners import owners_selecting, resolve_controller_ref
+from controllers.owners import owners_of_update, owners_selecting, resolve_controller_ref
 from controllers.podcontrol import (
     FAILED_CREATE,
     FAILED_DELETE,
@@ -163,25 +163,13 @@ class ReplicaSetController(QueueController):
             if labels_changed:
                 self._pod_deleted(old)
             return
-        namespace = cur["metadata"].get("namespace")
-        old_ref, cur_ref = get_controller_of(old), get_controller_of(cur)
-        ref_changed = (old_ref or {}).get("uid") != (cur_ref or {}).get("uid")
-        if ref_changed and old_ref is not None:
-            previous = self._resolve(namespace, old_ref)
-            if previous is not None:
-                self.enqueue(previous)
-        if cur_ref is not None:
-            rs = self._resolve(namespace, cur_ref)
-            if rs is None:
-                return
-            self.enqueue(rs)
+        concerned, rs = owners_of_update(self.rs_informer, "ReplicaSet", old, cur)
+        for owner in concerned:
+            self.enqueue(owner)
+        if rs is not None:
             min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
             if not pod_is_ready(old) and pod_is_ready(cur) and min_ready > 0:
                 self.enqueue_after(rs, min_ready + 1)
-            return
-        if labels_changed or ref_changed:
-            for candidate in owners_selecting(self.rs_informer, cur):
-                self.enqueue(candidate)
 
     def _pod_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         pod = object_of(obj)

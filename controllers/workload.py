@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from controllers.owners import owners_selecting, resolve_controller_ref
+from controllers.owners import owners_of_update, owners_selecting, resolve_controller_ref
 from machinery import errors
 from machinery.client import ApiClient
 from machinery.informer import DeletedFinalStateUnknown, Informer, meta_key
-from machinery.meta import get_controller_of, is_being_deleted, labels, pod_is_ready
+from machinery.meta import get_controller_of, is_being_deleted, pod_is_ready
 
 __all__ = ["PodOwnerEvents", "write_status"]
 
@@ -64,24 +64,16 @@ class PodOwnerEvents:
     def updated(self, old: Obj, cur: Obj) -> None:
         if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
             return  # a periodic resync, not a change
-        labels_changed = labels(old) != labels(cur)
         if is_being_deleted(cur):
             self.deleted(cur)  # settling a deletion twice is harmless (tracked by pod key)
             return
-        old_ref, cur_ref = get_controller_of(old), get_controller_of(cur)
-        ref_changed = (old_ref or {}).get("uid") != (cur_ref or {}).get("uid")
-        if ref_changed and old_ref is not None:
-            previous = self.owner_of(old, old_ref)
-            if previous is not None:
-                self.enqueue(meta_key(previous))
-        owner = self.owner_of(cur, cur_ref)
+        concerned, owner = owners_of_update(self.owners, self.kind, old, cur)
+        for each in concerned:
+            self.enqueue(meta_key(each))
         if owner is not None:
-            self.enqueue(meta_key(owner))
             min_ready = int((owner.get("spec") or {}).get("minReadySeconds") or 0)
             if min_ready > 0 and not pod_is_ready(old) and pod_is_ready(cur):
                 self.enqueue_after(meta_key(owner), min_ready + 1)
-        elif cur_ref is None and (labels_changed or ref_changed):
-            self._enqueue_matching(cur)
 
     def deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj

@@ -17,11 +17,11 @@ from controllers.deployment.recreate import Recreate
 from controllers.deployment.rollback import Rollback, rollback_target
 from controllers.deployment.rolling import RollingUpdate
 from controllers.manager import ControllerContext
-from controllers.owners import owners_selecting, resolve_controller_ref
+from controllers.owners import owners_of_update, owners_selecting, resolve_controller_ref
 from machinery import errors
 from machinery.events import WARNING
 from machinery.informer import DeletedFinalStateUnknown
-from machinery.meta import deepcopy_json, get_controller_of, is_being_deleted, labels
+from machinery.meta import deepcopy_json, get_controller_of, is_being_deleted
 from machinery.reconciler import Requeue
 
 __all__ = ["DeploymentController", "SELECTING_ALL"]
@@ -70,21 +70,8 @@ class DeploymentController(RollingUpdate, Recreate, Rollback, QueueController):
     def _rs_updated(self, old: Obj, cur: Obj) -> None:
         if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
             return
-        namespace = cur["metadata"].get("namespace")
-        old_ref, cur_ref = get_controller_of(old), get_controller_of(cur)
-        ref_changed = (old_ref or {}).get("uid") != (cur_ref or {}).get("uid")
-        if ref_changed and old_ref is not None:
-            previous = self._resolve(namespace, old_ref)
-            if previous is not None:
-                self.enqueue(previous)
-        if cur_ref is not None:
-            d = self._resolve(namespace, cur_ref)
-            if d is not None:
-                self.enqueue(d)
-            return
-        if ref_changed or labels(old) != labels(cur):
-            for d in owners_selecting(self.d_informer, cur):
-                self.enqueue(d)
+        for d in owners_of_update(self.d_informer, "Deployment", old, cur)[0]:
+            self.enqueue(d)
 
     def _rs_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         rs = object_of(obj)
