@@ -43,6 +43,7 @@ from controllers.job.util import (
     is_finished,
 )
 from controllers.manager import ControllerContext
+from controllers.owners import owners_selecting, resolve_controller_ref
 from controllers.refmanager import ControllerRefManager, recheck_owner
 from machinery import errors
 from machinery.events import WARNING
@@ -113,12 +114,10 @@ class JobController(QueueController):
         self.queue.add(key)  # its pods may still carry our finalizer
 
     def _resolve(self, namespace: str | None, ref: Obj | None) -> Obj | None:
+        """The live Job a controller reference names; a batch/ API version is required too."""
         if ref is None or not _is_job_ref(ref):
             return None
-        job = self.job_informer.get(f"{namespace}/{ref.get('name')}")
-        if job is None or job["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return job
+        return resolve_controller_ref(self.job_informer, "Job", namespace, ref)
 
     def _owner_key(self, pod: Obj) -> str | None:
         ref = get_controller_of(pod)
@@ -130,13 +129,8 @@ class JobController(QueueController):
         """Jobs that may adopt an orphan, and the Job key whose finalizer it still carries."""
         for key in tracked_job_index(pod):
             self.queue.add(key)
-        for job in self.job_informer.list(pod["metadata"].get("namespace")):
-            try:
-                selector = label_selector_from_dict((job.get("spec") or {}).get("selector"))
-            except errors.Invalid:
-                continue
-            if not selector.empty and selector.matches(labels(pod)):
-                self.enqueue(job)
+        for job in owners_selecting(self.job_informer, pod):
+            self.enqueue(job)
 
     def _pod_added(self, pod: Obj) -> None:
         if is_being_deleted(pod):
