@@ -7,6 +7,11 @@ would wait for them until the expectations expire.  Creates go out in
 slow-start batches, so an owner whose pods are refused (quota, admission)
 fails once instead of N times.  Each create is reported as an event on the
 owner with Kubernetes' reasons.
+
+The pods themselves start as ``GetPodFromTemplate`` makes them: the
+template's labels, annotations, finalizers and spec, a name generated from
+the owner's, and the owner's controller reference -- ReplicaSet, Job and
+DaemonSet pods all begin so, then each adds its own (index, node pinning).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from machinery import errors
 from machinery.client import ApiClient
 from machinery.events import NORMAL, WARNING, EventRecorder
 from machinery.expectations import UIDTrackingExpectations
+from machinery.meta import deepcopy_json, owner_reference
 from machinery.slowstart import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
 
-__all__ = ["create_pods", "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE",
+__all__ = ["create_pods", "pod_from_template", "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE",
            "FAILED_DELETE"]
 
 Obj = dict[str, Any]
@@ -29,6 +35,26 @@ SUCCESSFUL_CREATE = "SuccessfulCreate"
 FAILED_CREATE = "FailedCreate"
 SUCCESSFUL_DELETE = "SuccessfulDelete"
 FAILED_DELETE = "FailedDelete"
+
+
+def pod_from_template(owner: Obj, template: Obj | None = None) -> Obj:
+    """A new pod for ``owner`` from ``template`` (default: its ``spec.template``).
+
+    Only labels, annotations and finalizers of the template's metadata carry
+    over, deep-copied so the cached owner is never aliased; the name is left
+    to the API server's generator.
+    """
+    if template is None:
+        template = owner["spec"].get("template") or {}
+    tmeta = template.get("metadata") or {}
+    meta: Obj = {"generateName": f"{owner['metadata']['name']}-",
+                 "namespace": owner["metadata"].get("namespace"),
+                 "ownerReferences": [owner_reference(owner)]}
+    for field in ("labels", "annotations", "finalizers"):
+        if tmeta.get(field):
+            meta[field] = deepcopy_json(tmeta[field])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": deepcopy_json(template.get("spec") or {})}
 
 
 async def create_pods(client: ApiClient, recorder: EventRecorder,

@@ -31,6 +31,7 @@ from controllers.podcontrol import (
     SUCCESSFUL_CREATE,
     SUCCESSFUL_DELETE,
     create_pods,
+    pod_from_template,
 )
 from controllers.podranking import pods_to_delete
 from controllers.refmanager import ControllerRefManager, recheck_owner
@@ -46,7 +47,6 @@ from machinery.meta import (
     get_controller_of,
     is_being_deleted,
     labels,
-    owner_reference,
     parse_time,
     pod_is_active,
     pod_is_available,
@@ -65,20 +65,6 @@ Obj = dict[str, Any]
 BURST_REPLICAS = 500
 
 REPLICA_FAILURE = "ReplicaFailure"
-
-
-def pod_from_template(owner: Obj) -> Obj:
-    """A new pod for ``owner`` (a ReplicaSet): its template plus a controller reference."""
-    template = owner["spec"].get("template") or {}
-    tmeta = template.get("metadata") or {}
-    meta: Obj = {"generateName": f"{owner['metadata']['name']}-",
-                 "namespace": owner["metadata"].get("namespace"),
-                 "ownerReferences": [owner_reference(owner)]}
-    for field in ("labels", "annotations", "finalizers"):
-        if tmeta.get(field):
-            meta[field] = deepcopy_json(tmeta[field])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": deepcopy_json(template.get("spec") or {})}
 
 
 def replicaset_status(rs: Obj, pods: list[Obj], manage_error: Exception | None,

@@ -17,7 +17,8 @@ from collections import defaultdict
 from typing import Any
 
 from controllers.history import REVISION_HASH_LABEL
-from machinery.meta import deepcopy_json, owner_reference
+from controllers.podcontrol import pod_from_template
+from machinery.meta import deepcopy_json
 from machinery.nodeaffinity import node_name_affinity, required_affinity_matches, target_node_name
 from machinery.taints import (
     NO_EXECUTE,
@@ -94,16 +95,10 @@ def pod_template(ds: Obj, hash_: str) -> Obj:
 
 def pod_for_node(ds: Obj, template: Obj, node_name: str) -> Obj:
     """One pod of ``ds`` for ``node_name``, pinned there by node affinity."""
-    tmeta = template.get("metadata") or {}
-    meta: Obj = {"generateName": f"{ds['metadata']['name']}-",
-                 "namespace": ds["metadata"].get("namespace"),
-                 "ownerReferences": [owner_reference(ds)]}
-    for field in ("labels", "annotations", "finalizers"):
-        if tmeta.get(field):
-            meta[field] = deepcopy_json(tmeta[field])
-    spec = deepcopy_json(template.get("spec") or {})
+    pod = pod_from_template(ds, template)
+    spec = pod["spec"]
     spec["affinity"] = node_name_affinity(spec.get("affinity"), node_name)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    return pod
 
 
 def pods_by_node(pods: list[Obj]) -> dict[str, list[Obj]]:

@@ -20,8 +20,8 @@ from controllers.job.util import (
     completion_index,
     is_indexed,
 )
+from controllers.podcontrol import pod_from_template
 from controllers.podranking import sort_for_deletion
-from controllers.replicaset import pod_from_template
 
 __all__ = ["pod_for_job", "pods_for_removal", "MAX_GENERATE_NAME"]
 
