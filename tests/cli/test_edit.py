@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +9,15 @@ import httpx
 import orjson
 import pytest
 
-from cli.context import Context
 from cli.edit import HEADER, strip_comments, two_way_patch
-from cli.main import build_parser, invoke
 from machinery import errors
-from machinery.client import ApiClient
 from machinery.resources import lookup
 from tests.machinery.client_fakeapi import FakeApiServer
 
 
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-
 @pytest.fixture
 def server() -> FakeApiServer:
+    """Overrides the conftest's empty server, so ``k8py`` runs against these objects."""
     server = FakeApiServer()
     deployments, configmaps = lookup("deployments"), lookup("configmaps")
     assert deployments is not None and configmaps is not None
@@ -40,18 +31,6 @@ def server() -> FakeApiServer:
                             "metadata": {"name": "settings", "namespace": "default"},
                             "data": {"mode": "slow"}})
     return server
-
-
-@pytest.fixture
-async def k8py(server: FakeApiServer) -> AsyncIterator[Any]:
-    async def run(*argv: str) -> Result:
-        args = build_parser().parse_args(list(argv))
-        out, err = io.StringIO(), io.StringIO()
-        client = ApiClient("http://127.0.0.1:6443", transport=server.transport, namespace="default")
-        ctx = Context(args, stdout=out, stderr=err, client=client)
-        code = await invoke(ctx, args.handler)
-        return Result(code, out.getvalue(), err.getvalue())
-    yield run
 
 
 @pytest.fixture

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
 
-from cli.context import Context
-from cli.main import build_parser, invoke
-from machinery.client import ApiClient
 from machinery.resources import lookup
 from tests.machinery.client_fakeapi import FakeApiServer
-
-
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
 
 
 def _deployment(name: str, selector: dict[str, Any], ports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -32,6 +22,7 @@ def _deployment(name: str, selector: dict[str, Any], ports: list[dict[str, Any]]
 
 @pytest.fixture
 def server() -> FakeApiServer:
+    """Overrides the conftest's empty server, so ``k8py`` runs against these objects."""
     server = FakeApiServer()
     deployments, pods, services = lookup("deployments"), lookup("pods"), lookup("services")
     assert deployments is not None and pods is not None and services is not None
@@ -52,18 +43,6 @@ def server() -> FakeApiServer:
                           "spec": {"selector": {"app": "db"},
                                    "ports": [{"port": 5432, "protocol": "TCP"}]}})
     return server
-
-
-@pytest.fixture
-async def k8py(server: FakeApiServer) -> AsyncIterator[Any]:
-    async def run(*argv: str) -> Result:
-        args = build_parser().parse_args(list(argv))
-        out, err = io.StringIO(), io.StringIO()
-        client = ApiClient("http://127.0.0.1:6443", transport=server.transport, namespace="default")
-        ctx = Context(args, stdout=out, stderr=err, client=client)
-        code = await invoke(ctx, args.handler)
-        return Result(code, out.getvalue(), err.getvalue())
-    yield run
 
 
 def posted(server: FakeApiServer) -> list[tuple[str, dict[str, Any]]]:

@@ -11,14 +11,9 @@ from cli.errors import CliError
 from cli.jobs import cronjob_for, job_for, job_from_cronjob
 from cli.main import build_parser
 from machinery.resources import by_plural
-from tests.cli import test_verbs
 from tests.machinery.client_fakeapi import FakeApiServer
 
 Obj = dict[str, Any]
-
-# The verb tests' fixtures: an in-memory API server and a k8py runner against it.
-server = test_verbs.server
-k8py = test_verbs.k8py
 
 # kubectl 1.32 --dry-run=client -o json, without its "creationTimestamp": null entries.
 KUBECTL_JOB = {"kind": "Job", "apiVersion": "batch/v1", "metadata": {"name": "hello"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from machinery.resources import lookup
-from tests.cli.test_verbs import k8py, requests, server  # noqa: F401  (fixtures)
+from tests.cli.fakecli import requests
 from tests.machinery.client_fakeapi import FakeApiServer
 
 Obj = dict[str, Any]

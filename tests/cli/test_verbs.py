@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import AsyncIterator
 
 import orjson
-import pytest
 
-from cli.context import Context
-from cli.main import build_parser, invoke, subcommands
-from machinery.client import ApiClient
+from cli.main import build_parser, subcommands
+from tests.cli.fakecli import requests
 from tests.machinery.client_fakeapi import FakeApiServer
 
 MANIFEST = """\
@@ -36,33 +32,6 @@ items:
   metadata: {name: settings}
   data: {a: "1"}
 """
-
-
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-
-@pytest.fixture
-def server() -> FakeApiServer:
-    return FakeApiServer()
-
-
-@pytest.fixture
-async def k8py(server: FakeApiServer) -> AsyncIterator[object]:
-    async def run(*argv: str, stdin: str = "") -> Result:
-        args = build_parser().parse_args(list(argv))
-        out, err = io.StringIO(), io.StringIO()
-        client = ApiClient("http://127.0.0.1:6443", transport=server.transport, namespace="default")
-        ctx = Context(args, stdout=out, stderr=err, stdin=io.StringIO(stdin), client=client)
-        code = await invoke(ctx, args.handler)
-        return Result(code, out.getvalue(), err.getvalue())
-    yield run
-
-
-def requests(server: FakeApiServer, method: str) -> list[tuple[str, dict[str, object]]]:
-    return [(str(r.url), orjson.loads(r.content) if r.content else {})
-            for r in server.requests if r.method == method]
 
 
 async def test_apply_creates_then_patches_then_leaves_alone(k8py, server: FakeApiServer) -> None:
