@@ -5,8 +5,10 @@ goes out -- the informer's add event can arrive before the create call
 returns -- and must mark the ones it never made as observed, or the owner
 would wait for them until the expectations expire.  Creates go out in
 slow-start batches, so an owner whose pods are refused (quota, admission)
-fails once instead of N times.  Each create is reported as an event on the
-owner with Kubernetes' reasons.
+fails once instead of N times.  Each create and delete is reported as an
+event on the owner with Kubernetes' reasons; a delete that failed or found
+the pod gone will never be seen by the informer, so its expectation is
+settled at once.
 
 The pods themselves start as ``GetPodFromTemplate`` makes them: the
 template's labels, annotations, finalizers and spec, a name generated from
@@ -16,17 +18,18 @@ DaemonSet pods all begin so, then each adds its own (index, node pinning).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from machinery import errors
 from machinery.client import ApiClient
 from machinery.events import NORMAL, WARNING, EventRecorder
 from machinery.expectations import UIDTrackingExpectations
+from machinery.informer import meta_key
 from machinery.meta import deepcopy_json, owner_reference
 from machinery.slowstart import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
 
-__all__ = ["create_pods", "pod_from_template", "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE",
+__all__ = ["create_pods", "delete_pod", "pod_from_template", "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE",
            "FAILED_DELETE"]
 
 Obj = dict[str, Any]
@@ -79,3 +82,32 @@ async def create_pods(client: ApiClient, recorder: EventRecorder,
     for _ in range(count - successes):
         expectations.creation_observed(key)  # never made, so never observed
     return successes, (failures[0] if failures else None)
+
+
+async def delete_pod(client: ApiClient, recorder: EventRecorder,
+                     expectations: UIDTrackingExpectations | None, key: str, owner: Obj,
+                     pod: Obj, *, first: Callable[[], Awaitable[Any]] | None = None,
+                     **options: Any) -> None:
+    """Delete one of ``owner``'s pods, whose deletion the caller expected under ``key``.
+
+    ``first`` is a write that must precede the delete (the Job drops its
+    tracking finalizer); its errors count as the delete's.  ``options`` go
+    to ``client.delete`` as given.  ``expectations`` is None for deletes
+    nobody waits on.  An ``ApiError`` other than NotFound is re-raised.
+    """
+    meta = pod["metadata"]
+    try:
+        if first is not None:
+            await first()
+        await client.delete("pods", meta["name"], meta.get("namespace"), **options)
+    except errors.NotFound:
+        if expectations is not None:
+            expectations.deletion_observed_of(key, meta_key(pod))
+        return
+    except errors.ApiError as exc:
+        # The informer will never see this deletion: stop expecting it.
+        if expectations is not None:
+            expectations.deletion_observed_of(key, meta_key(pod))
+        recorder.event(owner, WARNING, FAILED_DELETE, f"Error deleting: {exc.message}")
+        raise
+    recorder.event(owner, NORMAL, SUCCESSFUL_DELETE, f"Deleted pod: {meta['name']}")

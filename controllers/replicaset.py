@@ -31,13 +31,13 @@ from controllers.podcontrol import (
     SUCCESSFUL_CREATE,
     SUCCESSFUL_DELETE,
     create_pods,
+    delete_pod,
     pod_from_template,
 )
 from controllers.podranking import pods_to_delete
 from controllers.refmanager import ControllerRefManager, recheck_owner
 from controllers.workload import write_status
 from machinery import errors
-from machinery.events import NORMAL, WARNING
 from machinery.expectations import UIDTrackingExpectations
 from machinery.informer import DeletedFinalStateUnknown, meta_key
 from machinery.meta import (
@@ -251,21 +251,9 @@ class ReplicaSetController(QueueController):
         self.expectations.expect_deletions_of(key, [meta_key(p) for p in victims])
         self.log.info("replicaset %s: too many replicas, deleting %d", key, count)
 
-        async def delete_one(pod: Obj) -> None:
-            name = pod["metadata"]["name"]
-            try:
-                await self.client.delete("pods", name, pod["metadata"].get("namespace"))
-            except errors.NotFound:
-                self.expectations.deletion_observed_of(key, meta_key(pod))
-                return
-            except errors.ApiError as exc:
-                # The informer will never see this deletion: stop expecting it.
-                self.expectations.deletion_observed_of(key, meta_key(pod))
-                self.recorder.event(rs, WARNING, FAILED_DELETE, f"Error deleting: {exc.message}")
-                raise
-            self.recorder.event(rs, NORMAL, SUCCESSFUL_DELETE, f"Deleted pod: {name}")
-
-        results = await asyncio.gather(*(delete_one(p) for p in victims), return_exceptions=True)
+        results = await asyncio.gather(
+            *(delete_pod(self.client, self.recorder, self.expectations, key, rs, p)
+              for p in victims), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result

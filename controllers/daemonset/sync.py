@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controllers.daemonset.util import by_age, pod_for_node, pod_template, should_run
+from controllers.podcontrol import delete_pod
 from machinery import errors
 from machinery.client import ApiClient
 from machinery.events import NORMAL, WARNING, EventRecorder
@@ -155,16 +156,7 @@ class NodeSync:
         return failures
 
     async def _delete(self, key: str, ds: Obj, pod: Obj, force: bool) -> None:
-        meta = pod["metadata"]
-        try:
-            await self.client.delete("pods", meta["name"], meta.get("namespace"),
-                                     grace_period_seconds=0 if force else None,
-                                     preconditions={"uid": meta.get("uid")})
-        except errors.NotFound:
-            self.expectations.deletion_observed_of(key, meta_key(pod))
-            return
-        except errors.ApiError as exc:
-            self.expectations.deletion_observed_of(key, meta_key(pod))
-            self.recorder.event(ds, WARNING, "FailedDelete", f"Error deleting: {exc.message}")
-            raise
-        self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {meta['name']}")
+        """Delete this very pod (uid precondition); ``force`` skips the grace period."""
+        await delete_pod(self.client, self.recorder, self.expectations, key, ds, pod,
+                         grace_period_seconds=0 if force else None,
+                         preconditions={"uid": pod["metadata"].get("uid")})

@@ -23,12 +23,12 @@ from controllers.podcontrol import (
     SUCCESSFUL_CREATE,
     SUCCESSFUL_DELETE,
     create_pods,
+    delete_pod,
 )
 from controllers.job.tracking import remove_finalizer_patch
 from controllers.job.util import has_tracking_finalizer
-from machinery import errors
 from machinery.client import ApiClient
-from machinery.events import NORMAL, WARNING, EventRecorder
+from machinery.events import EventRecorder
 from machinery.expectations import UIDTrackingExpectations
 from machinery.informer import meta_key
 from machinery.meta import pod_is_ready
@@ -68,35 +68,20 @@ class PodControl:
 
         async def remove_one(pod: Obj) -> None:
             meta = pod["metadata"]
-            try:
-                if has_tracking_finalizer(pod):
-                    await self.client.patch("pods", meta["name"], remove_finalizer_patch(),
-                                            meta.get("namespace"), patch_type="strategic")
-                await self.client.delete("pods", meta["name"], meta.get("namespace"))
-            except errors.NotFound:
-                self.expectations.deletion_observed_of(key, meta_key(pod))
-                return
-            except errors.ApiError as exc:
-                # The informer will never see this deletion: stop expecting it.
-                self.expectations.deletion_observed_of(key, meta_key(pod))
-                self.recorder.event(job, WARNING, FAILED_DELETE, f"Error deleting: {exc.message}")
-                raise
-            self.recorder.event(job, NORMAL, SUCCESSFUL_DELETE, f"Deleted pod: {meta['name']}")
+
+            async def drop_finalizer() -> None:
+                await self.client.patch("pods", meta["name"], remove_finalizer_patch(),
+                                        meta.get("namespace"), patch_type="strategic")
+
+            await delete_pod(self.client, self.recorder, self.expectations, key, job, pod,
+                             first=drop_finalizer if has_tracking_finalizer(pod) else None)
 
         return await _each(pods, remove_one)
 
     async def delete_active(self, job: Obj, pods: list[Obj]) -> tuple[int, int, Exception | None]:
         """Delete a failed Job's running pods, keeping the finalizer so each is counted."""
         async def delete_one(pod: Obj) -> None:
-            meta = pod["metadata"]
-            try:
-                await self.client.delete("pods", meta["name"], meta.get("namespace"))
-            except errors.NotFound:
-                return
-            except errors.ApiError as exc:
-                self.recorder.event(job, WARNING, FAILED_DELETE, f"Error deleting: {exc.message}")
-                raise
-            self.recorder.event(job, NORMAL, SUCCESSFUL_DELETE, f"Deleted pod: {meta['name']}")
+            await delete_pod(self.client, self.recorder, None, "", job, pod)
 
         return await _each(pods, delete_one)
 
