@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,28 +17,12 @@ import orjson
 import pytest
 import yaml
 
+from tests.compat.k8pycli import K8PY, ok, one_line_error, run
+from tests.compat.manifests import web_deployment
+
 pytestmark = pytest.mark.compat
 
-K8PY = str(Path(sys.executable).with_name("k8py"))
-MANIFEST = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels: {app: web}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: web
-        image: IMAGE
-        ports:
-        - containerPort: 80
+MANIFEST = web_deployment(labels="app: web", replicas=2, image="IMAGE", port=80) + """\
         env:
         - {name: MODE, value: fast}
 ---
@@ -53,25 +36,6 @@ spec:
   - port: 80
     targetPort: 80
 """
-
-
-def run(kubeconfig: str, namespace: str | None, *args: str, stdin: str | None = None,
-        tool: str = K8PY) -> subprocess.CompletedProcess[str]:
-    argv = [tool, "--kubeconfig", kubeconfig, *(["-n", namespace] if namespace else []), *args]
-    env = dict(os.environ, NO_COLOR="1")
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, env=env)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stdout
-    assert "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
-    return result.stderr.rstrip("\n")
 
 
 @pytest.fixture

@@ -14,29 +14,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.compat.test_cli import K8PY, ok, one_line_error, run
+from tests.compat.k8pycli import K8PY, ok, one_line_error, run
+from tests.compat.manifests import web_deployment
 
 pytestmark = pytest.mark.compat
 
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels: {app: web, tier: front}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.25
-        ports:
-        - containerPort: 8080
+DEPLOYMENT = web_deployment(labels="app: web, tier: front", replicas=1, image="nginx:1.25",
+                            port=8080) + """\
 ---
 apiVersion: apps/v1
 kind: Deployment

@@ -13,7 +13,7 @@ import orjson
 
 import pytest
 
-from tests.compat.test_cli import ok, run
+from tests.compat.k8pycli import ok, run
 
 pytestmark = pytest.mark.compat
 

@@ -9,38 +9,26 @@ import time
 import httpx
 import pytest
 
+from tests.compat.manifests import web_deployment
+
 pytestmark = pytest.mark.compat
 
-MANIFEST = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels: {{app: web}}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-      - name: web
-        image: {image}
-        ports:
-        - containerPort: 8080
+SERVICE = """\
 ---
 apiVersion: v1
 kind: Service
 metadata:
   name: web
 spec:
-  selector: {{app: web}}
+  selector: {app: web}
   ports:
   - port: 80
     targetPort: 8080
 """
+
+
+def web_manifest(image: str) -> str:
+    return web_deployment(labels="app: web", replicas=2, image=image, port=8080) + SERVICE
 
 
 @pytest.fixture
@@ -57,7 +45,7 @@ def kubectl(kubeconfig, namespace):
 
 def test_apply_get_edit_scale_label_describe_delete(kubectl, tmp_path, namespace):
     manifest = tmp_path / "web.yaml"
-    manifest.write_text(MANIFEST.format(image="k8py/hello:1.0"))
+    manifest.write_text(web_manifest("k8py/hello:1.0"))
     out = kubectl("apply", "-f", str(manifest)).stdout
     assert "deployment.apps/web created" in out and "service/web created" in out
 
@@ -65,7 +53,7 @@ def test_apply_get_edit_scale_label_describe_delete(kubectl, tmp_path, namespace
     assert "READY" in out and "UP-TO-DATE" in out and "AVAILABLE" in out and "CONTAINERS" in out
     assert "CLUSTER-IP" in out and "80/TCP" in out and "app=web" in out
 
-    manifest.write_text(MANIFEST.format(image="k8py/hello:2.0"))
+    manifest.write_text(web_manifest("k8py/hello:2.0"))
     out = kubectl("apply", "-f", str(manifest)).stdout
     assert "deployment.apps/web configured" in out and "service/web unchanged" in out
     image = kubectl("get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}").stdout
@@ -118,7 +106,7 @@ def test_errors_print_like_kubernetes(kubectl, tmp_path, namespace, apiserver):
     assert 'configmaps "dup" already exists' in p.stderr
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text(MANIFEST.split("---")[0].format(image="x").replace("replicas: 2", "replicas: -1"))
+    bad.write_text(web_manifest("x").split("---")[0].replace("replicas: 2", "replicas: -1"))
     p = kubectl("apply", "-f", str(bad), check=False)
     assert p.returncode == 1
     # kubectl renders an Invalid Status from its details, as it does for Kubernetes.
