@@ -29,8 +29,8 @@ from machinery.informer import meta_key
 from machinery.meta import deepcopy_json, owner_reference
 from machinery.slowstart import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
 
-__all__ = ["create_pods", "delete_pod", "pod_from_template", "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSFUL_DELETE",
-           "FAILED_DELETE"]
+__all__ = ["create_pods", "delete_pod", "pod_from_template", "SUCCESSFUL_CREATE",
+           "FAILED_CREATE", "SUCCESSFUL_DELETE", "FAILED_DELETE"]
 
 Obj = dict[str, Any]
 
@@ -60,28 +60,45 @@ def pod_from_template(owner: Obj, template: Obj | None = None) -> Obj:
             "spec": deepcopy_json(template.get("spec") or {})}
 
 
+def _namespace_terminating(exc: errors.ApiError) -> bool:
+    return any(c.get("reason") == "NamespaceTerminating" for c in exc.causes)
+
+
 async def create_pods(client: ApiClient, recorder: EventRecorder,
                       expectations: UIDTrackingExpectations, key: str, owner: Obj, count: int,
-                      new_pod: Callable[[], Obj]) -> tuple[int, Exception | None]:
+                      new_pod: Callable[[], Obj], *, already_expected: bool = False,
+                      skip_terminating_namespace: bool = False) -> tuple[int, Exception | None]:
     """Create ``count`` pods made by ``new_pod`` for ``owner`` (queue key ``key``).
+
+    ``already_expected``: the caller counted these creates in expectations
+    it set together with its deletes (DaemonSet), so they are not reset
+    here.  ``skip_terminating_namespace``: a create refused because the
+    namespace is going is neither an error nor an event -- every later one
+    would fail alike -- and the slow start carries on.
 
     Returns how many were created and the first error, if any.
     """
-    expectations.expect_creations(key, count)
+    if not already_expected:
+        expectations.expect_creations(key, count)
+    made = 0
 
     async def create_one() -> None:
+        nonlocal made
         try:
             created = await client.create("pods", new_pod())
         except errors.ApiError as exc:
+            if skip_terminating_namespace and _namespace_terminating(exc):
+                return
             recorder.event(owner, WARNING, FAILED_CREATE, f"Error creating: {exc.message}")
             raise
+        made += 1
         recorder.event(owner, NORMAL, SUCCESSFUL_CREATE,
                        f"Created pod: {created['metadata']['name']}")
 
-    successes, failures = await slow_start_batch(count, SLOW_START_INITIAL_BATCH_SIZE, create_one)
-    for _ in range(count - successes):
+    _, failures = await slow_start_batch(count, SLOW_START_INITIAL_BATCH_SIZE, create_one)
+    for _ in range(count - made):
         expectations.creation_observed(key)  # never made, so never observed
-    return successes, (failures[0] if failures else None)
+    return made, (failures[0] if failures else None)
 
 
 async def delete_pod(client: ApiClient, recorder: EventRecorder,

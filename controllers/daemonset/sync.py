@@ -7,8 +7,9 @@ kubelet rejecting the pod must not be fought in a hot loop) and all but the
 oldest running one; a node that may not keep them loses them all.
 
 ``NodeSync.sync`` is ``syncNodes``: expectations first, then creates in
-slow-start batches and deletes in parallel, each with its event; writes that
-never happen are un-expected so the next pass is not held back.
+slow-start batches and deletes in parallel, each with its event
+(``controllers.podcontrol``); writes that never happen are un-expected so
+the next pass is not held back.
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from controllers.daemonset.util import by_age, pod_for_node, pod_template, should_run
-from controllers.podcontrol import delete_pod
-from machinery import errors
+from controllers.podcontrol import create_pods, delete_pod
 from machinery.client import ApiClient
-from machinery.events import NORMAL, WARNING, EventRecorder
+from machinery.events import WARNING, EventRecorder
 from machinery.expectations import UIDTrackingExpectations
 from machinery.informer import meta_key
 from machinery.meta import is_being_deleted
-from machinery.slowstart import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
 from machinery.workqueue import Clock
 
 __all__ = ["NodeSync", "BURST_REPLICAS", "BACKOFF_INITIAL", "BACKOFF_MAX"]
@@ -41,10 +40,6 @@ BACKOFF_MAX = 15 * 60.0
 class _Backoff:
     delay: float
     since: float
-
-
-def _terminating_namespace(exc: errors.ApiError) -> bool:
-    return any(c.get("reason") == "NamespaceTerminating" for c in exc.causes)
 
 
 class NodeSync:
@@ -132,28 +127,13 @@ class NodeSync:
             raise failures[0]
 
     async def _create(self, key: str, ds: Obj, nodes: list[str], hash_: str) -> list[Exception]:
+        """Create one pod per node; ``sync`` already counted them in the expectations."""
         template = pod_template(ds, hash_)
         targets = iter(nodes)
-
-        async def create_one() -> None:
-            pod = pod_for_node(ds, template, next(targets))
-            try:
-                created = await self.client.create("pods", pod)
-            except errors.ApiError as exc:
-                self.expectations.creation_observed(key)  # never made, so never seen
-                if _terminating_namespace(exc):
-                    return  # every later create would fail alike; the namespace is going
-                self.recorder.event(ds, WARNING, "FailedCreate", f"Error creating: {exc.message}")
-                raise
-            self.recorder.event(ds, NORMAL, "SuccessfulCreate",
-                                f"Created pod: {created['metadata']['name']}")
-
-        successes, failures = await slow_start_batch(len(nodes), SLOW_START_INITIAL_BATCH_SIZE,
-                                                     create_one)
-        skipped = len(nodes) - successes - len(failures)
-        if skipped > 0:
-            self.expectations.lower(key, add=skipped)
-        return failures
+        _, error = await create_pods(self.client, self.recorder, self.expectations, key, ds,
+                                     len(nodes), lambda: pod_for_node(ds, template, next(targets)),
+                                     already_expected=True, skip_terminating_namespace=True)
+        return [error] if error is not None else []
 
     async def _delete(self, key: str, ds: Obj, pod: Obj, force: bool) -> None:
         """Delete this very pod (uid precondition); ``force`` skips the grace period."""
