@@ -12,6 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from controllers.podcontrol import (
+    FAILED_CREATE,
+    FAILED_DELETE,
+    SUCCESSFUL_CREATE,
+    SUCCESSFUL_DELETE,
+)
 from controllers.statefulset.identity import (
     DELETE,
     claim_owners_match,
@@ -37,10 +43,6 @@ __all__ = ["StatefulPodControl", "SUCCESSFUL_CREATE", "FAILED_CREATE", "SUCCESSF
 
 Obj = dict[str, Any]
 
-SUCCESSFUL_CREATE = "SuccessfulCreate"
-FAILED_CREATE = "FailedCreate"
-SUCCESSFUL_DELETE = "SuccessfulDelete"
-FAILED_DELETE = "FailedDelete"
 SUCCESSFUL_UPDATE = "SuccessfulUpdate"
 FAILED_UPDATE = "FailedUpdate"
 
