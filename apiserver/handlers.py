@@ -127,7 +127,7 @@ async def handle(server: "ApiServer", request: Request, target: Target) -> Respo
                 return await _patch(server, request, target)
             if method == "DELETE":
                 return await _delete(server, request, target)
-        raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource")
+        raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
     return await server.subresources.handle(request, target)
 
 
@@ -323,7 +323,7 @@ def patch_type_or_415(request: Request) -> str:
         return patch_type(request)
     except KeyError:
         raise errors.UnsupportedMediaType(
-            f"the body of the request was in an unknown format - accepted media types include: "
+            "the body of the request was in an unknown format - accepted media types include: "
             "application/json-patch+json, application/merge-patch+json, "
             "application/apply-patch+yaml, application/strategic-merge-patch+json") from None
 

@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from machinery import errors
-from machinery.resources import by_plural
 from machinery.selectors import label_selector_from_dict
 
 from . import patch as patching
@@ -52,7 +51,7 @@ class Subresources:
         self.server = server
 
     async def handle(self, request: Request, t: "Target") -> Response:
-        from .handlers import _delete_options, _write_options, patch_type_or_415
+        from .handlers import _write_options, patch_type_or_415
         sub = t.subresource
         method = request.method
         reg = self.server.registry

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import statistics
 import sys
 import time
 
