@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MISSING", "deep_copy", "json_equal", "hkey", "type_name"]
+__all__ = ["MISSING", "deep_copy", "json_equal", "hkey"]
 
 
 class _Missing:
@@ -78,19 +78,3 @@ def hkey(value: Any) -> Any:
     except (TypeError, orjson.JSONEncodeError):
         return ("r", repr(value))
 
-
-def type_name(value: Any) -> str:
-    """The JSON type name used in error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
