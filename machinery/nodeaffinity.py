@@ -17,8 +17,8 @@ from typing import Any
 
 from machinery.selectors import Operator, Requirement
 
-__all__ = ["term_matches", "required_affinity_matches", "node_name_affinity",
-           "target_node_name"]
+__all__ = ["term_matches", "placement_matches", "required_affinity_matches",
+           "node_name_affinity", "target_node_name"]
 
 _OPERATORS = {"In": Operator.IN, "NotIn": Operator.NOT_IN, "Exists": Operator.EXISTS,
               "DoesNotExist": Operator.DOES_NOT_EXIST, "Gt": Operator.GT, "Lt": Operator.LT}
@@ -55,11 +55,13 @@ def term_matches(term: Mapping[str, Any], labels: Mapping[str, str], node_name: 
             and all(_field_matches(f, node_name) for f in fields))
 
 
-def required_affinity_matches(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """Whether the node satisfies the pod's nodeSelector and required node affinity."""
-    meta = node.get("metadata") or {}
-    labels: Mapping[str, str] = meta.get("labels") or {}
-    name = str(meta.get("name") or "")
+def placement_matches(pod_spec: Mapping[str, Any], labels: Mapping[str, str],
+                      node_name: str) -> bool:
+    """Whether a node with these labels and name satisfies the pod's required placement.
+
+    Takes the node's labels and name rather than the Node, so the scheduler
+    can ask with what its node cache already holds.
+    """
     selector = pod_spec.get("nodeSelector") or {}
     if any(labels.get(key) != value for key, value in selector.items()):
         return False
@@ -67,7 +69,14 @@ def required_affinity_matches(pod_spec: Mapping[str, Any], node: Mapping[str, An
                 .get("requiredDuringSchedulingIgnoredDuringExecution"))
     if required is None:
         return True
-    return any(term_matches(term, labels, name) for term in required.get("nodeSelectorTerms") or ())
+    return any(term_matches(term, labels, node_name)
+               for term in required.get("nodeSelectorTerms") or ())
+
+
+def required_affinity_matches(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """Whether the node satisfies the pod's nodeSelector and required node affinity."""
+    meta = node.get("metadata") or {}
+    return placement_matches(pod_spec, meta.get("labels") or {}, str(meta.get("name") or ""))
 
 
 def node_name_affinity(affinity: Mapping[str, Any] | None, node_name: str) -> dict[str, Any]:

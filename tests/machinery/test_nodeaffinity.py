@@ -8,6 +8,7 @@ import pytest
 
 from machinery.nodeaffinity import (
     node_name_affinity,
+    placement_matches,
     required_affinity_matches,
     target_node_name,
     term_matches,
@@ -38,6 +39,8 @@ def required(*terms: dict[str, Any]) -> dict[str, Any]:
 ])
 def test_required_affinity(spec: dict[str, Any], fits: bool) -> None:
     assert required_affinity_matches(spec, NODE) is fits
+    # The scheduler asks with its cached labels and name: same answer.
+    assert placement_matches(spec, NODE["metadata"]["labels"], "n1") is fits
 
 
 def test_a_field_term_needs_exactly_one_name() -> None:
