@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
+
+from tests.exports import assert_exported_members_exist
 
 MODULES = [
     "controllers.job", "controllers.job.controller", "controllers.job.decide",
@@ -17,8 +17,4 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_exported_members_exist(name: str) -> None:
-    module = importlib.import_module(name)
-    exported = module.__all__
-    assert len(exported) == len(set(exported)), "duplicate names in __all__"
-    for member in exported:
-        assert hasattr(module, member), f"{name}.{member}"
+    assert_exported_members_exist(name)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
+
+from tests.exports import assert_exported_members_exist
 
 MODULES = [
     "controllers.base", "controllers.manager", "controllers.__main__", "controllers.replicaset",
@@ -31,8 +31,4 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_exported_members_exist(name: str) -> None:
-    module = importlib.import_module(name)
-    exported = module.__all__
-    assert len(exported) == len(set(exported)), "duplicate names in __all__"
-    for member in exported:
-        assert hasattr(module, member), f"{name}.{member}"
+    assert_exported_members_exist(name)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
+
+from tests.exports import assert_exported_members_exist
 
 MODULES = ["kubeproxy.servicemap", "kubeproxy.rules", "kubeproxy.netns", "kubeproxy.userspace",
            "kubeproxy.proxier", "kubeproxy.__main__", "controllers.servicelb"]
@@ -12,8 +12,4 @@ MODULES = ["kubeproxy.servicemap", "kubeproxy.rules", "kubeproxy.netns", "kubepr
 
 @pytest.mark.parametrize("name", MODULES)
 def test_exported_members_exist(name: str) -> None:
-    module = importlib.import_module(name)
-    exported = module.__all__
-    assert len(exported) == len(set(exported)), "duplicate names in __all__"
-    for member in exported:
-        assert hasattr(module, member), f"{name}.{member}"
+    assert_exported_members_exist(name)
