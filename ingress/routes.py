@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from machinery.endpointslices import ipv4, slice_port, slices_by_service
+from machinery.endpointslices import ipv4, port_endpoints, slices_by_service
 
 __all__ = ["CONTROLLER", "DEFAULT_CLASS_ANNOTATION", "Endpoint", "Backend", "Route",
            "RouteTable", "build_table", "our_classes", "is_ours", "owned_ingresses",
@@ -205,18 +205,13 @@ class _Resolver:
 
     def _endpoints(self, backend: Backend, port_name: str, protocol: str) -> Backend:
         found: set[Endpoint] = set()
-        for slice_ in self.slices.get((backend.namespace, backend.service), ()):
-            if slice_.get("addressType", "IPv4") != "IPv4":
+        own_slices = self.slices.get((backend.namespace, backend.service), ())
+        for number, endpoint in port_endpoints(own_slices, port_name, protocol):
+            if (endpoint.get("conditions") or {}).get("ready") is False:
                 continue
-            number = slice_port(slice_, port_name, protocol)
-            if number is None:
-                continue
-            for endpoint in slice_.get("endpoints") or ():
-                if (endpoint.get("conditions") or {}).get("ready") is False:
-                    continue
-                for address in endpoint.get("addresses") or ():
-                    if (ip := ipv4(address)) is not None:
-                        found.add(Endpoint(ip, number))
+            for address in endpoint.get("addresses") or ():
+                if (ip := ipv4(address)) is not None:
+                    found.add(Endpoint(ip, number))
         problem = "" if found else "no ready endpoints"
         return Backend(backend.namespace, backend.service, backend.port, tuple(sorted(found)),
                        problem)

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from machinery.endpointslices import SERVICE_NAME_LABEL, ipv4, slice_port, slices_by_service
+from machinery.endpointslices import SERVICE_NAME_LABEL, ipv4, port_endpoints, slices_by_service
 
 __all__ = ["Backend", "ServicePort", "service_ports", "SERVICE_NAME_LABEL",
            "DEFAULT_AFFINITY_TIMEOUT"]
@@ -87,21 +87,15 @@ class _Candidate:
 def _candidates(slices: Iterable[Obj], port_name: str, protocol: str) -> list[_Candidate]:
     """Every IPv4 endpoint of the slices that serves this port, once per address."""
     seen: dict[tuple[str, int], _Candidate] = {}
-    for slice_ in slices:
-        if slice_.get("addressType", "IPv4") != "IPv4":
+    for number, endpoint in port_endpoints(slices, port_name, protocol):
+        addresses = endpoint.get("addresses") or ()
+        ip = ipv4(addresses[0]) if addresses else None
+        if ip is None or (ip, number) in seen:
             continue
-        number = slice_port(slice_, port_name, protocol)
-        if number is None:
-            continue
-        for endpoint in slice_.get("endpoints") or ():
-            addresses = endpoint.get("addresses") or ()
-            ip = ipv4(addresses[0]) if addresses else None
-            if ip is None or (ip, number) in seen:
-                continue
-            conditions = endpoint.get("conditions") or {}
-            seen[(ip, number)] = _Candidate(
-                Backend(ip, number, str(endpoint.get("nodeName") or "")),
-                conditions.get("ready") is not False)  # unset means ready
+        conditions = endpoint.get("conditions") or {}
+        seen[(ip, number)] = _Candidate(
+            Backend(ip, number, str(endpoint.get("nodeName") or "")),
+            conditions.get("ready") is not False)  # unset means ready
     return sorted(seen.values(), key=lambda c: c.backend)
 
 

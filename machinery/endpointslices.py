@@ -12,10 +12,10 @@ answer through one and not through another.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["SERVICE_NAME_LABEL", "ipv4", "slices_by_service", "slice_port"]
+__all__ = ["SERVICE_NAME_LABEL", "ipv4", "slices_by_service", "slice_port", "port_endpoints"]
 
 Obj = dict[str, Any]
 
@@ -49,3 +49,21 @@ def slice_port(slice_: Obj, port_name: str, protocol: str) -> int | None:
                 and port.get("port"):
             return int(port["port"])
     return None
+
+
+def port_endpoints(slices: Iterable[Obj], port_name: str,
+                   protocol: str) -> Iterator[tuple[int, Obj]]:
+    """Every endpoint behind a Service port, with the number its slice gives that port.
+
+    Only IPv4 slices that carry the port count, in slice order; readiness and
+    addresses are left to the caller, as kube-proxy and the ingress
+    controller each keep what they need of an endpoint.
+    """
+    for slice_ in slices:
+        if slice_.get("addressType", "IPv4") != "IPv4":
+            continue
+        number = slice_port(slice_, port_name, protocol)
+        if number is None:
+            continue
+        for endpoint in slice_.get("endpoints") or ():
+            yield number, endpoint
