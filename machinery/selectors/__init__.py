@@ -30,6 +30,8 @@ from machinery.selectors.labels import (
 )
 from machinery.selectors.names import is_dns1123_subdomain, is_qualified_name, is_valid_label_value
 
+# A literal list, not [*labels.__all__, ...]: pyflakes and type checkers read
+# only literals; tests/machinery/test_selectors.py keeps it in step with the modules.
 __all__ = [
     "Operator",
     "Requirement",
