@@ -41,18 +41,24 @@ def setup(tmp_path: Path) -> tuple[Harness, FakeClient, Pods, PodWorkers]:
     return h, client, pods, workers
 
 
-async def add(client: FakeClient, pods: Pods, pod: Obj) -> None:
+async def admit(client: FakeClient, pods: Pods, workers: PodWorkers, pod: Obj) -> None:
+    """Store ``pod`` in the API and the informer cache, then hand it to the workers."""
     await client.create("pods", pod, "ns")
     pods.items["ns/p"] = pod
+    workers.ensure(pod)
+
+
+async def until_status_written(client: FakeClient) -> None:
+    """Wait for the workers' first status write of the pod."""
+    await until(lambda: ("patch/status", "pods", "p") in client.calls)
 
 
 async def test_status_is_written_only_when_it_changes(
         setup: tuple[Harness, FakeClient, Pods, PodWorkers]) -> None:
     h, client, pods, workers = setup
     pod = make_pod([app()])
-    await add(client, pods, pod)
-    workers.ensure(pod)
-    await until(lambda: ("patch/status", "pods", "p") in client.calls)
+    await admit(client, pods, workers, pod)
+    await until_status_written(client)
     stored = client.objects[("pods", "ns", "p")]
     assert stored["status"]["phase"] == "Running"
     writes = client.calls.count(("patch/status", "pods", "p"))
@@ -70,8 +76,7 @@ async def test_a_deleted_pod_is_stopped_removed_and_then_deleted_for_good(
         setup: tuple[Harness, FakeClient, Pods, PodWorkers]) -> None:
     h, client, pods, workers = setup
     pod = make_pod([app()], terminationGracePeriodSeconds=5)
-    await add(client, pods, pod)
-    workers.ensure(pod)
+    await admit(client, pods, workers, pod)
     await until(lambda: bool(h.runtime.named("app")))
     deleting = deepcopy_json(pod)
     deleting["metadata"].update(deletionTimestamp="2024-01-01T00:00:00Z",
@@ -91,8 +96,7 @@ async def test_containers_of_a_vanished_pod_are_torn_down(
         setup: tuple[Harness, FakeClient, Pods, PodWorkers]) -> None:
     h, client, pods, workers = setup
     pod = make_pod([app()])
-    await add(client, pods, pod)
-    workers.ensure(pod)
+    await admit(client, pods, workers, pod)
     await until(lambda: bool(h.runtime.named("app")))
     del pods.items["ns/p"]
     calls = len(client.calls)
@@ -108,8 +112,7 @@ async def test_active_deadline_fails_the_pod(
     h, client, pods, workers = setup
     pod = make_pod([app()], activeDeadlineSeconds=30)
     pod["status"]["startTime"] = "2020-01-01T00:00:00Z"
-    await add(client, pods, pod)
-    workers.ensure(pod)
+    await admit(client, pods, workers, pod)
     await until(lambda: client.objects[("pods", "ns", "p")]["status"].get("phase") == "Failed")
     status = client.objects[("pods", "ns", "p")]["status"]
     assert status["reason"] == "DeadlineExceeded"
@@ -122,9 +125,8 @@ async def test_own_start_events_do_not_wake_the_worker_but_a_death_does(
         setup: tuple[Harness, FakeClient, Pods, PodWorkers]) -> None:
     h, client, pods, workers = setup
     pod = make_pod([app()])
-    await add(client, pods, pod)
-    workers.ensure(pod)
-    await until(lambda: ("patch/status", "pods", "p") in client.calls)
+    await admit(client, pods, workers, pod)
+    await until_status_written(client)
     await asyncio.sleep(0.05)
     passes = len([c for c in client.calls if c[0] == "patch/status"])
     listed = h.runtime.pod_containers
