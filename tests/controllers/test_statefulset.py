@@ -48,6 +48,13 @@ async def bring_up(controller: StatefulSetController, client: FakeClient, count:
     await controller.reconcile(KEY)
 
 
+async def update_pod(controller: StatefulSetController, client: FakeClient, name: str) -> None:
+    """Let the rolling update replace pod ``name`` and make the new one Running and Ready."""
+    await controller.reconcile(KEY)  # deletes it (gone at once in the fake)
+    await controller.reconcile(KEY)  # recreates it from the update revision
+    await set_phase(client, name, "Running", ready=True)
+
+
 async def test_ordered_ready_creates_one_pod_at_a_time_with_its_claim() -> None:
     controller, client, ctx = setup()
     client.seed(statefulset())
@@ -195,9 +202,7 @@ async def test_the_update_revision_becomes_current_once_every_pod_runs_it() -> N
     client.seed(statefulset(replicas=1))
     await bring_up(controller, client, 1)
     await bump_template(client, "web", "k8py/toolbox:v2")
-    await controller.reconcile(KEY)  # deletes web-0 (gone at once in the fake)
-    await controller.reconcile(KEY)  # recreates it from the update revision
-    await set_phase(client, "web-0", "Running", ready=True)
+    await update_pod(controller, client, "web-0")
 
     await controller.reconcile(KEY)
 
@@ -212,9 +217,7 @@ async def test_partition_keeps_lower_ordinals_on_the_old_revision() -> None:
                                       "rollingUpdate": {"partition": 2}}))
     await bring_up(controller, client, 3)
     await bump_template(client, "web", "k8py/toolbox:v2")
-    await controller.reconcile(KEY)  # deletes web-2 (gone at once in the fake)
-    await controller.reconcile(KEY)  # recreates it from the update revision
-    await set_phase(client, "web-2", "Running", ready=True)
+    await update_pod(controller, client, "web-2")
 
     await controller.reconcile(KEY)
 
