@@ -22,6 +22,7 @@ import pytest
 
 from machinery.meta import format_micro_time, format_time, get_condition
 from tests.conftest import ROOT, ApiServerProcess, free_port, stop_process, wait_http
+from tests.integration.polling import eventually, ok
 
 pytestmark = pytest.mark.integration
 
@@ -67,24 +68,6 @@ def manager(apiserver: ApiServerProcess) -> Iterator[ControllerManager]:
 def api(apiserver: ApiServerProcess, manager: ControllerManager) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=apiserver.url, timeout=10) as client:
         yield client
-
-
-def eventually(fn: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.05,
-               what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(interval)
-
-
-def ok(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code < 300, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def gone(api: httpx.Client, path: str) -> bool:

@@ -25,6 +25,8 @@ import pytest
 
 from machinery.meta import format_time, get_condition
 from tests.conftest import ROOT, ApiServerProcess, free_port, wait_http
+from tests.integration import polling
+from tests.integration.polling import ok
 
 pytestmark = pytest.mark.integration
 
@@ -65,20 +67,8 @@ def api(apiserver: ApiServerProcess, manager: subprocess.Popen[bytes]) -> Iterat
 
 
 def eventually(fn: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.05)
-
-
-def ok(response: httpx.Response) -> Obj:
-    assert response.status_code < 300, response.text
-    body: Obj = response.json()
-    return body
+    """``polling.eventually`` with the longer default a job's pods need."""
+    return polling.eventually(fn, timeout, what)
 
 
 def job_manifest(name: str, **spec: Any) -> Obj:

@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, ApiServerProcess, free_port, stop_process, wait_http
+from tests.integration import polling
 
 pytestmark = pytest.mark.integration
 
@@ -54,14 +54,8 @@ class SchedulerProcess:
 
 
 def eventually(fn: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+    """``polling.eventually`` with ``what`` first, as this module's calls pass it."""
+    return polling.eventually(fn, timeout, what, interval=0.1)
 
 
 class Cluster:
