@@ -30,13 +30,12 @@ from machinery import errors
 from machinery.apiflags import add_api_flags, check_api_flags, client_from_args
 from machinery.cacheview import CacheView
 from machinery.client import ApiClient
-from machinery.component import Health, add_common_flags, flag, run, serve_health, setup_logging
+from machinery.component import Health, add_common_flags, flag, run, serving_health, setup_logging
 from machinery.informer import SharedInformerFactory
 
 __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("dns")
-_SYNC_LOG_EVERY = 10.0
 
 
 def _upstreams(text: str) -> list[Upstream]:
@@ -129,30 +128,27 @@ def main(argv: list[str] | None = None) -> int:
         health.add_check("informer-sync", lambda: all(i.has_synced() for i in informers),
                          ready_only=True)
         health.add_check("listening", lambda: server.listening, ready_only=True)
-        health_server = await serve_health(health, args.health_address, args.health_port)
-        logger.info("cluster DNS for %s; health and metrics on %s:%d", args.cluster_domain,
-                    args.health_address, health_server.sockets[0].getsockname()[1])
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            await factory.start()
-            while not await factory.wait_for_sync(_SYNC_LOG_EVERY):
-                logger.info("waiting for the service, endpointslice and pod caches to sync")
-            await _bind(server)
-            logger.info("serving DNS on %s:%d (udp, tcp)", args.bind_address, server.port)
-            if args.publish:
-                published = DnsService(args.service_ip, advertise, server.port)
-                tasks.append(asyncio.create_task(
-                    _publish_loop(published, client, args.publish_interval)))
-            await asyncio.Event().wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*tasks, return_exceptions=True)
-            await server.close()
-            await factory.stop()
-            health_server.close()
-            await client.aclose()
+        async with client, serving_health(health, args.health_address, args.health_port) as port:
+            logger.info("cluster DNS for %s; health and metrics on %s:%d", args.cluster_domain,
+                        args.health_address, port)
+            tasks: list[asyncio.Task[None]] = []
+            try:
+                await factory.start_and_sync(
+                    logger, "waiting for the service, endpointslice and pod caches to sync")
+                await _bind(server)
+                logger.info("serving DNS on %s:%d (udp, tcp)", args.bind_address, server.port)
+                if args.publish:
+                    published = DnsService(args.service_ip, advertise, server.port)
+                    tasks.append(asyncio.create_task(
+                        _publish_loop(published, client, args.publish_interval)))
+                await asyncio.Event().wait()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                await server.close()
+                await factory.stop()
 
     return run(serve, logger=logger)
 

@@ -25,13 +25,12 @@ from machinery import errors
 from machinery.apiflags import add_api_flags, check_api_flags, client_from_args
 from machinery.cacheview import CacheView
 from machinery.client import ApiClient
-from machinery.component import Health, add_common_flags, flag, run, serve_health, setup_logging
+from machinery.component import Health, add_common_flags, flag, run, serving_health, setup_logging
 from machinery.informer import SharedInformerFactory
 
 __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("ingress")
-_SYNC_LOG_EVERY = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,29 +108,26 @@ def main(argv: list[str] | None = None) -> int:
         health.add_check("informer-sync", lambda: all(
             i.has_synced() for i in factory.informers()), ready_only=True)
         health.add_check("listening", lambda: proxy.listening, ready_only=True)
-        health_server = await serve_health(health, args.health_address, args.health_port)
-        logger.info("ingress controller %s; health and metrics on %s:%d", args.controller_class,
-                    args.health_address, health_server.sockets[0].getsockname()[1])
-        worker: asyncio.Task[None] | None = None
-        try:
-            await _ensure_class(client, args.ingress_class, args.controller_class)
-            await factory.start()
-            while not await factory.wait_for_sync(_SYNC_LOG_EVERY):
-                logger.info("waiting for the ingress, class, service and endpointslice caches")
-            await proxy.start(args.bind_address, args.port)
-            logger.info("proxying on %s:%d, publishing %s", args.bind_address, proxy.port,
-                        _publish_address(args))
-            worker = asyncio.create_task(status.run())
-            await worker
-        finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-            await proxy.close()
-            await factory.stop()
-            health_server.close()
-            await client.aclose()
+        async with client, serving_health(health, args.health_address, args.health_port) as port:
+            logger.info("ingress controller %s; health and metrics on %s:%d",
+                        args.controller_class, args.health_address, port)
+            worker: asyncio.Task[None] | None = None
+            try:
+                await _ensure_class(client, args.ingress_class, args.controller_class)
+                await factory.start_and_sync(
+                    logger, "waiting for the ingress, class, service and endpointslice caches")
+                await proxy.start(args.bind_address, args.port)
+                logger.info("proxying on %s:%d, publishing %s", args.bind_address, proxy.port,
+                            _publish_address(args))
+                worker = asyncio.create_task(status.run())
+                await worker
+            finally:
+                if worker is not None:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
+                await proxy.close()
+                await factory.stop()
 
     return run(serve, logger=logger)
 

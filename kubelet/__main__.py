@@ -13,7 +13,7 @@ from kubelet.config import build_parser, from_args
 from kubelet.kubelet import Kubelet
 from kubelet.server import KubeletServer
 from machinery.client import ApiClient
-from machinery.component import Health, run, serve_health, setup_logging
+from machinery.component import Health, run, serving_health, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,16 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         streaming.bind()
         health = Health()
         kubelet.add_checks(health)
-        server = await serve_health(health, config.health_address, config.health_port)
-        logger.info("health and metrics on %s:%d", config.health_address,
-                    server.sockets[0].getsockname()[1])
-        try:
+        async with client, serving_health(health, config.health_address,
+                                          config.health_port) as port:
+            logger.info("health and metrics on %s:%d", config.health_address, port)
             async with asyncio.TaskGroup() as group:
                 group.create_task(kubelet.run())
                 group.create_task(streaming.serve())
-        finally:
-            server.close()
-            await client.aclose()
 
     return run(serve, logger=logger)
 

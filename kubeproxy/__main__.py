@@ -18,7 +18,7 @@ import sys
 
 from kubeproxy.proxier import ProxyConfig, Proxier
 from machinery.apiflags import add_api_flags, check_api_flags, client_from_args
-from machinery.component import Health, add_common_flags, flag, run, serve_health, setup_logging
+from machinery.component import Health, add_common_flags, flag, run, serving_health, setup_logging
 from machinery.presence import PresenceAnnouncer
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -72,19 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         proxier = Proxier(client, config)
         health = Health()
         proxier.add_checks(health)
-        server = await serve_health(health, args.health_address, args.health_port)
-        logger.info("kube-proxy for node %s (node IP %s); health and metrics on %s:%d",
-                    config.node_name, config.node_ip, args.health_address,
-                    server.sockets[0].getsockname()[1])
-        # The Lease tells this node's kubelet to wait for our rules in each new pod.
-        announcer = PresenceAnnouncer(client, "kube-proxy", config.node_name)
-        try:
+        async with client, serving_health(health, args.health_address, args.health_port) as port:
+            logger.info("kube-proxy for node %s (node IP %s); health and metrics on %s:%d",
+                        config.node_name, config.node_ip, args.health_address, port)
+            # The Lease tells this node's kubelet to wait for our rules in each new pod.
+            announcer = PresenceAnnouncer(client, "kube-proxy", config.node_name)
             async with asyncio.TaskGroup() as group:
                 group.create_task(proxier.run())
                 group.create_task(announcer.run())
-        finally:
-            server.close()
-            await client.aclose()
 
     return run(serve, logger=logger)
 

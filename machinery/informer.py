@@ -345,5 +345,17 @@ class SharedInformerFactory:
             await asyncio.wait_for(asyncio.gather(*waits), timeout)
         return all(informer.has_synced() for informer in self._informers.values())
 
+    async def start_and_sync(self, log: logging.Logger, waiting: str, *,
+                             every: float = 10.0) -> None:
+        """Start every informer, then return once all have synced, logging ``waiting`` meanwhile.
+
+        A component must not act on, or answer from, a cache still filling (it
+        would read as "nothing exists"); the line every ``every`` seconds tells
+        an operator what a slow start is waiting for.
+        """
+        await self.start()
+        while not await self.wait_for_sync(every):
+            log.info(waiting)
+
     async def stop(self) -> None:
         await asyncio.gather(*(informer.stop() for informer in self._informers.values()))

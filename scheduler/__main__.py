@@ -28,8 +28,6 @@ __all__ = ["build_parser", "main", "serve"]
 
 log = logging.getLogger("scheduler")
 
-_SYNC_LOG_EVERY = 10.0
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -40,11 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_leader_election_flags(parser, resource_name="kube-scheduler")
     add_common_flags(parser, health_port=10259)
     return parser
-
-
-async def _wait_for_sync(factory: SharedInformerFactory) -> None:
-    while not await factory.wait_for_sync(_SYNC_LOG_EVERY):
-        log.info("waiting for the pod, node and service caches to sync")
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -61,8 +54,7 @@ async def serve(args: argparse.Namespace) -> None:
     log.info("serving /healthz, /readyz and /metrics", extra={"port": port})
     lease = args.leader_elect_resource_name
     try:
-        await informers.start()
-        await _wait_for_sync(informers)
+        await informers.start_and_sync(log, "waiting for the pod, node and service caches to sync")
         if not args.leader_elect:
             await scheduler.run()
             return

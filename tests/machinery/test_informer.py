@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -253,3 +254,26 @@ async def test_factory_shares_informers(server: FakeApiServer, api: ApiClient) -
     assert [meta_key(o) for o in nodes.list()] == ["n1"]
     await factory.stop()
     assert not any(inf.running() for inf in factory.informers())
+
+
+async def test_start_and_sync_logs_until_every_informer_synced(
+        caplog: pytest.LogCaptureFixture) -> None:
+    factory = SharedInformerFactory(ApiClient("http://127.0.0.1:1"))
+    calls: list[str] = []
+    answers = iter([False, False, True])
+
+    async def start() -> None:
+        calls.append("start")
+
+    async def wait_for_sync(timeout: float | None = None) -> bool:
+        calls.append(f"wait {timeout}")
+        return next(answers)
+
+    factory.start = start  # type: ignore[method-assign]
+    factory.wait_for_sync = wait_for_sync  # type: ignore[method-assign]
+    caplog.set_level("INFO", logger="k8py.test")
+    await factory.start_and_sync(logging.getLogger("k8py.test"), "still waiting", every=0.5)
+    assert calls == ["start", "wait 0.5", "wait 0.5", "wait 0.5"]
+    assert [r.getMessage() for r in caplog.records if r.name == "k8py.test"] == \
+        ["still waiting", "still waiting"]
+    await factory.client.aclose()
