@@ -1,6 +1,8 @@
 """Shared fixtures: a real etcd and real API server processes on free loopback ports.
 
-Integration, e2e and compat tests all run against these; nothing is faked.
+Integration, e2e and compat tests all run against these; nothing is faked.  Unit tests of the
+components that talk to the API (dns, ingress) use the in-memory one instead: ``fake`` and a
+``client`` on it.
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 
+from machinery.client import ApiClient
+from tests.machinery.client_fakeapi import FakeApiServer
+
+# Shared assertion helpers get pytest's assertion messages, as they had inside the test modules.
+pytest.register_assert_rewrite("tests.exports", "tests.compat.k8pycli", "tests.integration.polling")
+
 ROOT = Path(__file__).resolve().parent.parent
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -62,6 +73,19 @@ def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0,
             proc.kill()
             proc.wait(5)
     return proc.returncode
+
+
+def running(thing: T, start: Callable[[T], object], stop: Callable[[T], object]) -> Iterator[T]:
+    """Start ``thing``, yield it, and stop it however the test or session ends.
+
+    The body of every fixture that owns a process or a cluster (``yield from running(...)``),
+    written once; as in those fixtures, a ``start`` that raises is not followed by ``stop``.
+    """
+    start(thing)
+    try:
+        yield thing
+    finally:
+        stop(thing)
 
 
 class Etcd:
@@ -123,22 +147,12 @@ class ApiServerProcess:
 
 @pytest.fixture(scope="session")
 def etcd() -> Iterator[Etcd]:
-    e = Etcd()
-    e.start()
-    try:
-        yield e
-    finally:
-        e.stop()
+    yield from running(Etcd(), Etcd.start, Etcd.stop)
 
 
 @pytest.fixture(scope="session")
 def apiserver(etcd: Etcd) -> Iterator[ApiServerProcess]:
-    server = ApiServerProcess(etcd.url)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(ApiServerProcess(etcd.url), ApiServerProcess.start, ApiServerProcess.stop)
 
 
 @pytest.fixture(scope="session")
@@ -164,3 +178,16 @@ def namespace(apiserver: ApiServerProcess, request: pytest.FixtureRequest) -> It
         yield name
     finally:
         httpx.delete(f"{apiserver.url}/api/v1/namespaces/{name}")
+
+
+@pytest.fixture
+def fake() -> FakeApiServer:
+    """An empty in-memory API server."""
+    return FakeApiServer()
+
+
+@pytest.fixture
+async def client(fake: FakeApiServer) -> AsyncIterator[ApiClient]:
+    """An ``ApiClient`` talking to ``fake``; a module with its own ``client`` fixture overrides it."""
+    async with ApiClient("http://127.0.0.1:1", transport=fake.transport) as api:
+        yield api

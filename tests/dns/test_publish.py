@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from dnslib import RCODE
@@ -22,17 +21,6 @@ from tests.machinery.client_fakeapi import FakeApiServer
 pytestmark = pytest.mark.timeout(30)
 SERVICES, SLICES, ENDPOINTS = lookup("services"), lookup("endpointslices"), lookup("endpoints")
 assert SERVICES and SLICES and ENDPOINTS
-
-
-@pytest.fixture
-def fake() -> FakeApiServer:
-    return FakeApiServer()
-
-
-@pytest.fixture
-async def client(fake: FakeApiServer) -> AsyncIterator[ApiClient]:
-    async with ApiClient("http://127.0.0.1:1", transport=fake.transport) as api:
-        yield api
 
 
 async def test_ensure_creates_the_service_endpoints_and_slice(fake: FakeApiServer,

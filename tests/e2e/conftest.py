@@ -26,7 +26,7 @@ import docker
 import httpx
 import pytest
 
-from tests.conftest import ROOT, ApiServerProcess, free_port, stop_process
+from tests.conftest import ROOT, ApiServerProcess, free_port, running, stop_process
 
 T = TypeVar("T")
 REQUIRED_IMAGES = ("k8py/pause:3.10", "k8py/hello:1.0", "debian:bookworm-slim")
@@ -236,12 +236,7 @@ class Api:
 
 @pytest.fixture(scope="session")
 def docker_cluster() -> Iterator[DockerCluster]:
-    cluster = DockerCluster()
-    cluster.ensure_images()
-    try:
-        yield cluster
-    finally:
-        cluster.cleanup()
+    yield from running(DockerCluster(), DockerCluster.ensure_images, DockerCluster.cleanup)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,17 +17,6 @@ from tests.machinery.client_fakeapi import FakeApiServer
 pytestmark = pytest.mark.timeout(30)
 INGRESSES, CLASSES = lookup("ingresses"), lookup("ingressclasses")
 assert INGRESSES and CLASSES
-
-
-@pytest.fixture
-def fake() -> FakeApiServer:
-    return FakeApiServer()
-
-
-@pytest.fixture
-async def client(fake: FakeApiServer) -> AsyncIterator[ApiClient]:
-    async with ApiClient("http://127.0.0.1:1", transport=fake.transport) as api:
-        yield api
 
 
 async def test_ensure_ingress_class_creates_a_default_class_once(fake: FakeApiServer,

@@ -26,7 +26,7 @@ from machinery import errors
 from machinery.client import ApiClient
 from machinery.informer import Informer
 from machinery.meta import get_condition, is_being_deleted, now_rfc3339, pod_is_ready
-from tests.conftest import ROOT, ApiServerProcess, free_port, stop_process, wait_http
+from tests.conftest import ROOT, ApiServerProcess, free_port, running, stop_process, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -71,12 +71,8 @@ class ControllerManager:
 
 @pytest.fixture(scope="module")
 def manager(kubeconfig: str) -> Iterator[ControllerManager]:
-    cm = ControllerManager(kubeconfig, "cm-main")
-    cm.start()
-    try:
-        yield cm
-    finally:
-        cm.stop()
+    yield from running(ControllerManager(kubeconfig, "cm-main"), ControllerManager.start,
+                       ControllerManager.stop)
 
 
 @pytest.fixture
@@ -249,17 +245,28 @@ async def test_scaling_converges(manager: ControllerManager, client: ApiClient,
         await eventually(settled, 20, f"{replicas} pods")
 
 
-async def test_rollout_keeps_surge_and_unavailability_bounds(
-        manager: ControllerManager, client: ApiClient, kubelet: FakeKubelet,
-        kubeconfig: str, namespace: str) -> None:
+async def watched_rollout(client: ApiClient, kubelet: FakeKubelet, *, replicas: int, surge: int,
+                          unavailable: int) -> Bounds:
+    """Roll out Deployment ``web`` with these bounds, then start its update to hello:2.0.
+
+    The returned ``Bounds`` records every pod state from the update on, for the test to check.
+    """
     await client.create("deployments", deployment(
-        "web", 4, strategy={"type": "RollingUpdate",
-                            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}))
+        "web", replicas, strategy={"type": "RollingUpdate",
+                                   "rollingUpdate": {"maxSurge": surge,
+                                                     "maxUnavailable": unavailable}}))
     await wait_rolled_out(client, "web")
-    bounds = Bounds(kubelet.informer, replicas=4, surge=1, unavailable=1)
+    bounds = Bounds(kubelet.informer, replicas=replicas, surge=surge, unavailable=unavailable)
     bounds.armed = True
 
     await set_image(client, "web", "k8py/hello:2.0")
+    return bounds
+
+
+async def test_rollout_keeps_surge_and_unavailability_bounds(
+        manager: ControllerManager, client: ApiClient, kubelet: FakeKubelet,
+        kubeconfig: str, namespace: str) -> None:
+    bounds = await watched_rollout(client, kubelet, replicas=4, surge=1, unavailable=1)
     code, out = await kubectl(kubeconfig, namespace, "rollout", "status", "deploy/web",
                               "--timeout=60s")
 
@@ -298,14 +305,7 @@ async def test_rollout_undo_restores_the_previous_template(
 
 async def test_killed_manager_resumes_the_rollout_without_duplicates(
         manager: ControllerManager, client: ApiClient, kubelet: FakeKubelet) -> None:
-    await client.create("deployments", deployment(
-        "web", 6, strategy={"type": "RollingUpdate",
-                            "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 0}}))
-    await wait_rolled_out(client, "web")
-    bounds = Bounds(kubelet.informer, replicas=6, surge=2, unavailable=0)
-    bounds.armed = True
-
-    await set_image(client, "web", "k8py/hello:2.0")
+    bounds = await watched_rollout(client, kubelet, replicas=6, surge=2, unavailable=0)
 
     async def mid_rollout() -> bool:
         return any(image(p) == "k8py/hello:2.0" for p in await pods(client, "web"))
