@@ -1,4 +1,4 @@
-"""The ``web`` Deployment the CLI compatibility tests apply, as the YAML text a user writes.
+"""The ``web`` Deployment and Service the CLI compatibility tests apply, as the YAML a user writes.
 
 Kept as text, not a dict, since the tests write it to files as is and some edit the text between
 applies (an image, a dropped line); only the fields the tests vary are parameters.
@@ -28,4 +28,19 @@ spec:
         image: {image}
         ports:
         - containerPort: {port}
+"""
+
+
+def web_service(*, target_port: int) -> str:
+    """Service ``web`` on port 80, selecting ``app: web`` and sending to ``target_port``."""
+    return f"""\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {{app: web}}
+  ports:
+  - port: 80
+    targetPort: {target_port}
 """

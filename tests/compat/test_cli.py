@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.compat.k8pycli import K8PY, ok, one_line_error, run
-from tests.compat.manifests import web_deployment
+from tests.compat.manifests import web_deployment, web_service
 
 pytestmark = pytest.mark.compat
 
@@ -26,16 +26,7 @@ MANIFEST = web_deployment(labels="app: web", replicas=2, image="IMAGE", port=80)
         env:
         - {name: MODE, value: fast}
 ---
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports:
-  - port: 80
-    targetPort: 80
-"""
+""" + web_service(target_port=80)
 
 
 @pytest.fixture

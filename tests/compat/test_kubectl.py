@@ -9,22 +9,11 @@ import time
 import httpx
 import pytest
 
-from tests.compat.manifests import web_deployment
+from tests.compat.manifests import web_deployment, web_service
 
 pytestmark = pytest.mark.compat
 
-SERVICE = """\
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports:
-  - port: 80
-    targetPort: 8080
-"""
+SERVICE = "---\n" + web_service(target_port=8080)
 
 
 def web_manifest(image: str) -> str:
