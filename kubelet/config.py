@@ -29,6 +29,7 @@ class KubeletConfig:
     docker_host: str = "unix:///var/run/docker.sock"
     network: str = "k8py"
     pod_cidr: str = "10.244.0.0/16"
+    node_pod_cidr: str = ""
     cluster_name: str = "k8py"
     root_dir: str = ""
     node_ip: str = ""
@@ -116,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
          help="the cluster's Docker bridge network (created when missing)")
     flag(parser, "--pod-cidr", env="K8PY_POD_CIDR", default="10.244.0.0/16",
          help="subnet of the cluster network when the kubelet creates it")
+    flag(parser, "--node-pod-cidr", env="K8PY_NODE_POD_CIDR", default="",
+         help="this node's pod addresses (a part of --pod-cidr outside Docker's IP range on "
+              "the network): the kubelet then wires each sandbox onto the bridge itself and "
+              "publishes the range as the Node's spec.podCIDR; empty: Docker's IPAM assigns them")
     flag(parser, "--cluster-name", env="K8PY_CLUSTER_NAME", default="k8py",
          help="stamped on every Docker object as the io.k8py.cluster label")
     flag(parser, "--root-dir", env="K8PY_ROOT_DIR", default="",
@@ -169,6 +174,7 @@ def from_args(ns: argparse.Namespace) -> KubeletConfig:
     return KubeletConfig(
         node_name=ns.node_name, api_server=ns.api_server, kubeconfig=ns.kubeconfig,
         docker_host=ns.docker_host, network=ns.network, pod_cidr=ns.pod_cidr,
+        node_pod_cidr=ns.node_pod_cidr,
         cluster_name=ns.cluster_name, root_dir=ns.root_dir, node_ip=ns.node_ip, port=ns.port,
         heartbeat_period=ns.heartbeat_period,
         node_status_update_frequency=ns.node_status_update_frequency,

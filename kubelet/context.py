@@ -16,6 +16,7 @@ from kubelet.backoff import Backoff
 from kubelet.config import KubeletConfig
 from kubelet.env import ObjectSource
 from kubelet.images import ImageManager
+from kubelet.podnetwork import BridgeNetwork
 from kubelet.probes import ProbeManager
 from kubelet.runtime import DockerRuntime
 from kubelet.sandbox import install_service_reject
@@ -43,5 +44,7 @@ class SyncContext:
         default=lambda namespace, links: [])
     # Whether a kube-proxy serves this node now: only then is waiting for its rules worth it.
     proxy_present: Callable[[], bool] = field(default=lambda: False)
+    # This node's own pod addresses and wiring (--node-pod-cidr), or None for Docker's IPAM.
+    pod_network: BridgeNetwork | None = None
     # Pods bringing up a sandbox and its containers at once (--max-parallel-pod-starts).
     start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))

@@ -28,9 +28,10 @@ from kubelet.env import ApiObjectSource
 from kubelet.gc import Housekeeping
 from kubelet.images import ImageManager
 from kubelet.node import NodeAgent
+from kubelet.podnetwork import bridge_network, docker_ip_range
 from kubelet.pods import PodWorkers
 from kubelet.probes import ProbeManager
-from kubelet.runtime import LABEL_POD_UID, DockerRuntime
+from kubelet.runtime import LABEL_POD_IP, LABEL_POD_UID, DockerRuntime
 from kubelet.volumes import VolumeManager
 from machinery.client import ApiClient
 from machinery.component import Health
@@ -160,13 +161,29 @@ class Kubelet:
         delay = 0.5
         while True:
             try:
-                await self.runtime.ensure_network(self.config.pod_cidr)
+                network = await self.runtime.ensure_network(
+                    self.config.pod_cidr,
+                    docker_ip_range(self.config.pod_cidr, self.config.node_pod_cidr))
+                await self._prepare_pod_network(network)
                 self._runtime_ok = True
                 return
             except Exception as exc:
                 log.warning("docker is not ready (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _prepare_pod_network(self, network: Obj) -> None:
+        """Wire pods onto the bridge ourselves when this node has a pod CIDR that is safe to
+        use there; the addresses on the sandboxes that survived a restart stay taken."""
+        pod_network = bridge_network(network, self.config.node_pod_cidr)
+        if pod_network is not None:
+            rows = await self.runtime.list_summaries()
+            pod_network.forget_all_but(str((row.get("Labels") or {}).get(LABEL_POD_IP) or "")
+                                       for row in rows)
+            log.info("pods get addresses from %s on bridge %s", pod_network.cidr,
+                     pod_network.bridge)
+        self.ctx.pod_network = pod_network
+        self.node.pod_cidr = pod_network.cidr if pod_network is not None else ""
 
     async def run(self) -> None:
         """Run until cancelled; pods keep running when the kubelet stops."""

@@ -47,6 +47,7 @@ class NodeAgent:
         self.runtime_version = ""
         self.node_uid = ""
         self.registered = False
+        self.pod_cidr = ""  # this node's own pod addresses, once the kubelet knows them
         self.last_heartbeat_ok = False
         self._conditions: list[Obj] = []
         self._lease: Obj | None = None
@@ -155,13 +156,18 @@ class NodeAgent:
             "spec": {"taints": self.config.register_with_taints}
             if self.config.register_with_taints else {},
         }
+        if self.pod_cidr:
+            body["spec"].update(podCIDR=self.pod_cidr, podCIDRs=[self.pod_cidr])
         try:
             node = await self.client.create("nodes", body)
         except errors.AlreadyExists:
             node = await self.client.get("nodes", name)
             self._conditions = list((node.get("status") or {}).get("conditions") or [])
-            node = await self.client.patch("nodes", name, {"metadata": {
-                "labels": self.labels(), "annotations": body["metadata"]["annotations"]}})
+            patch: Obj = {"metadata": {"labels": self.labels(),
+                                       "annotations": body["metadata"]["annotations"]}}
+            if self.pod_cidr and not (node.get("spec") or {}).get("podCIDR"):
+                patch["spec"] = {"podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr]}
+            node = await self.client.patch("nodes", name, patch)
         self.node_uid = str(node["metadata"]["uid"])
         await self.update_status()
 

@@ -20,6 +20,7 @@ container's healthcheck: both children's ``/readyz`` must answer 200.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import re
 import signal
@@ -62,6 +63,20 @@ class NodeIdentity:
     @property
     def kubelet_port(self) -> int:
         return 10250 + self.number
+
+    def pod_cidr(self, cluster_cidr: str, mask_size: int) -> str:
+        """Block n of size ``mask_size`` of the cluster's pod network (10.244.3.0/24 for
+        node-3 of 10.244.0.0/16), as a node IPAM controller would hand them out in order;
+        block 0 stays Docker's.  Empty when the network has no block n."""
+        try:
+            network = ipaddress.ip_network(cluster_cidr, strict=False)
+            if not 0 < self.number < 2 ** (mask_size - network.prefixlen):
+                return ""
+            return str(ipaddress.ip_network(
+                (int(network.network_address) + (self.number << (network.max_prefixlen
+                                                                 - mask_size)), mask_size)))
+        except ValueError:
+            return ""
 
     def health_urls(self) -> list[str]:
         """The kubelet's and kube-proxy's readiness, on the node's own address."""
@@ -202,18 +217,25 @@ def build_parser() -> argparse.ArgumentParser:
          help="node IPs are this prefix plus the replica number")
     flag(parser, "--stop-grace", env="K8PY_NODE_STOP_GRACE", default=8.0, type=float,
          help="seconds the agents get to exit after SIGTERM before they are killed")
+    flag(parser, "--cluster-cidr", env="K8PY_POD_CIDR", default="10.244.0.0/16",
+         help="the cluster's pod network; node-n's kubelet gets its block n as --node-pod-cidr")
+    flag(parser, "--node-cidr-mask-size", env="K8PY_NODE_CIDR_MASK_SIZE", default=24, type=int,
+         help="prefix length of each node's block of --cluster-cidr (0: Docker's IPAM "
+              "assigns pod addresses)")
     parser.add_argument("--check", action="store_true",
                         help="healthcheck mode: exit 0 when both agents are ready")
     return parser
 
 
-def agent_commands(node: NodeIdentity, api_server: str) -> dict[str, list[str]]:
+def agent_commands(node: NodeIdentity, api_server: str,
+                   pod_cidr: str = "") -> dict[str, list[str]]:
     """The two children's command lines; other settings reach them as K8PY_* variables."""
     python = sys.executable
     return {
         "kubelet": [python, "-m", "kubelet", "--node-name", node.name, "--node-ip", node.ip,
                     "--port", str(node.kubelet_port), "--api-server", api_server,
-                    "--health-address", node.ip, "--health-port", str(KUBELET_HEALTH_PORT)],
+                    "--health-address", node.ip, "--health-port", str(KUBELET_HEALTH_PORT),
+                    "--node-pod-cidr", pod_cidr],
         "kube-proxy": [python, "-m", "kubeproxy", "--node-name", node.name, "--node-ip", node.ip,
                        "--master", api_server, "--health-address", node.ip,
                        "--health-port", str(PROXY_HEALTH_PORT)],
@@ -233,7 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     node = NodeIdentity(number, args.ip_prefix)
     log.info("this is %s: node IP %s, kubelet port %d", node.name, node.ip, node.kubelet_port)
     Path(_STATE_FILE).write_text(" ".join(node.health_urls()) + "\n")
-    return Supervisor(agent_commands(node, args.api_server), args.stop_grace, log).run()
+    pod_cidr = node.pod_cidr(args.cluster_cidr, args.node_cidr_mask_size) \
+        if args.node_cidr_mask_size else ""
+    return Supervisor(agent_commands(node, args.api_server, pod_cidr), args.stop_grace,
+                      log).run()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from machinery.meta import parse_time
 
 __all__ = [
     "LABEL_CLUSTER", "LABEL_NODE", "LABEL_NAMESPACE", "LABEL_POD", "LABEL_POD_UID",
-    "LABEL_CONTAINER", "LABEL_KIND", "LABEL_RESTART_COUNT", "LABEL_HASH", "LABEL_GRACE",
+    "LABEL_CONTAINER", "LABEL_KIND", "LABEL_RESTART_COUNT", "LABEL_HASH", "LABEL_GRACE", "LABEL_POD_IP",
     "KIND_SANDBOX", "KIND_INIT", "KIND_APP", "ContainerInfo", "DockerRuntime", "DockerError",
 ]
 
@@ -46,6 +46,8 @@ LABEL_KIND = "io.k8py.kind"
 LABEL_RESTART_COUNT = "io.k8py.restart-count"
 LABEL_HASH = "io.k8py.container-hash"
 LABEL_GRACE = "io.k8py.termination-grace-period"
+# On sandboxes the kubelet wires itself (kubelet.podnetwork): the pod's address.
+LABEL_POD_IP = "io.k8py.pod-ip"
 
 KIND_SANDBOX = "sandbox"
 KIND_INIT = "init"
@@ -146,7 +148,10 @@ class ContainerInfo:
         config = data.get("Config") or {}
         networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
         ip = ""
-        if network and network in networks:
+        wired = str((config.get("Labels") or {}).get(LABEL_POD_IP) or "")
+        if wired:
+            ip = wired if state.get("Running") else ""
+        elif network and network in networks:
             ip = networks[network].get("IPAddress") or ""
         elif networks:
             ip = next(iter(networks.values())).get("IPAddress") or ""
@@ -218,13 +223,16 @@ class DockerRuntime:
         except Exception:
             return False
 
-    async def ensure_network(self, subnet: str) -> dict[str, Any]:
-        """The cluster bridge network, created with ``subnet`` if it does not exist yet."""
+    async def ensure_network(self, subnet: str, ip_range: str = "") -> dict[str, Any]:
+        """The cluster bridge network, created with ``subnet`` if it does not exist yet.
+
+        ``ip_range`` confines Docker's own address assignment to part of the subnet,
+        leaving the rest to the nodes' pod CIDRs (``kubelet.podnetwork``)."""
         try:
             return await self.call(self.api.inspect_network, self.network)
         except docker.errors.NotFound:
             pass
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)])
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, iprange=ip_range or None)])
         try:
             await self.call(self.api.create_network, self.network, driver="bridge", ipam=ipam,
                             check_duplicate=True, labels={LABEL_CLUSTER: self.cluster})

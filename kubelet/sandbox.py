@@ -22,12 +22,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from machinery.commands import run_command
+
 from kubelet.containers import pod_labels
-from kubelet.runtime import LABEL_KIND, LABEL_RESTART_COUNT, KIND_SANDBOX, DockerRuntime
+from kubelet.runtime import LABEL_KIND, LABEL_POD_IP, LABEL_RESTART_COUNT, KIND_SANDBOX, \
+    DockerRuntime
 
 __all__ = ["SandboxError", "pod_hostname", "pod_domain", "resolv_conf", "hosts_file",
-           "create_sandbox", "reject_rules", "install_service_reject", "wait_for_service_rules",
-           "REJECT_CHAIN", "SERVICES_CHAIN"]
+           "create_sandbox", "wired_by_kubelet", "reject_rules", "install_service_reject",
+           "wait_for_service_rules", "REJECT_CHAIN", "SERVICES_CHAIN"]
 
 Obj = dict[str, Any]
 REJECT_CHAIN = "K8PY-SERVICE-REJECT"
@@ -173,17 +176,30 @@ def _host_ports(pod: Obj) -> dict[str, Any]:
     return ports
 
 
+def wired_by_kubelet(pod: Obj) -> bool:
+    """Whether the kubelet may wire this pod's network itself (``kubelet.podnetwork``).
+
+    Not for host-network pods, nor for pods with hostPorts, which Docker publishes
+    only for containers on one of its own networks."""
+    spec = pod.get("spec") or {}
+    return not spec.get("hostNetwork") and not _host_ports(pod)
+
+
 async def create_sandbox(runtime: DockerRuntime, pod: Obj, *, image: str, attempt: int,
-                         cluster_domain: str,
+                         cluster_domain: str, pod_ip: str = "",
                          before_start: Callable[[str], None] | None = None) -> str:
     """Create and start the pause container; returns its id.
 
+    With ``pod_ip`` the sandbox starts with no network but loopback, the address
+    recorded as a label, for the kubelet to wire (``kubelet.podnetwork``).
     ``before_start`` learns the id between create and start (to expect its start event).
     """
     spec = pod.get("spec") or {}
     meta = pod.get("metadata") or {}
-    labels = runtime.labels(**pod_labels(pod), **{LABEL_KIND: KIND_SANDBOX,
-                                                  LABEL_RESTART_COUNT: str(attempt)})
+    extra = {LABEL_KIND: KIND_SANDBOX, LABEL_RESTART_COUNT: str(attempt)}
+    if pod_ip:
+        extra[LABEL_POD_IP] = pod_ip
+    labels = runtime.labels(**pod_labels(pod), **extra)
     host_network = bool(spec.get("hostNetwork"))
     config: dict[str, Any] = {"image": image, "labels": labels}
     if not host_network:
@@ -196,7 +212,7 @@ async def create_sandbox(runtime: DockerRuntime, pod: Obj, *, image: str, attemp
             if domain:
                 config["domainname"] = domain
     host: dict[str, Any] = {
-        "network_mode": "host" if host_network else runtime.network,
+        "network_mode": "host" if host_network else "none" if pod_ip else runtime.network,
         "ipc_mode": "host" if spec.get("hostIPC") else "shareable",
         "restart_policy": {"Name": "no"},
         "port_bindings": _host_ports(pod),
@@ -215,21 +231,6 @@ async def create_sandbox(runtime: DockerRuntime, pod: Obj, *, image: str, attemp
         before_start(sandbox_id)
     await runtime.start(sandbox_id)
     return sandbox_id
-
-
-async def _run(*argv: str, stdin: bytes | None = None) -> tuple[int, str]:
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
-    except OSError as exc:
-        return 127, str(exc)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(stdin), 30)
-    except TimeoutError:
-        proc.kill()
-        return 124, "timed out"
-    return proc.returncode or 0, out.decode("utf-8", "replace").strip()
 
 
 def reject_rules(service_cidr: str) -> str:
@@ -255,8 +256,8 @@ async def install_service_reject(pid: int, service_cidr: str) -> None:
     """
     if pid <= 0:
         raise SandboxError("sandbox has no process to enter")
-    code, out = await _run("nsenter", "-t", str(pid), "-n", "iptables-restore", "-w",
-                           "--noflush", stdin=reject_rules(service_cidr).encode())
+    code, out = await run_command(["nsenter", "-t", str(pid), "-n", "iptables-restore", "-w",
+                                   "--noflush"], stdin=reject_rules(service_cidr).encode())
     if code != 0:
         raise SandboxError(f"cannot install {REJECT_CHAIN} in the pod network namespace "
                            f"(nsenter/iptables-restore exit {code}): {out}")
@@ -277,8 +278,8 @@ async def wait_for_service_rules(pid: int, timeout: float, interval: float = 0.0
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        code, _ = await _run("nsenter", "-t", str(pid), "-n", "iptables", "-w", "-t", "nat",
-                             "-C", "OUTPUT", "-j", SERVICES_CHAIN)
+        code, _ = await run_command(["nsenter", "-t", str(pid), "-n", "iptables", "-w", "-t",
+                                     "nat", "-C", "OUTPUT", "-j", SERVICES_CHAIN])
         if code == 0:
             return True
         left = deadline - loop.time()

@@ -79,15 +79,21 @@ def _free_subnet(client: docker.DockerClient) -> str:
         for pool in (network.attrs.get("IPAM") or {}).get("Config") or []:
             if pool.get("Subnet"):
                 used.append(ipaddress.ip_network(pool["Subnet"], strict=False))
-    for third in range(100, 250):
-        candidate = ipaddress.ip_network(f"10.231.{third}.0/24")
+    for third in range(0, 256, 8):
+        candidate = ipaddress.ip_network(f"10.231.{third}.0/21")
         if not any(candidate.overlaps(u) for u in used):
             return str(candidate)
-    raise RuntimeError("no free /24 left in 10.231.0.0/16 for the test network")
+    raise RuntimeError("no free /21 left in 10.231.0.0/16 for the test network")
 
 
 class DockerCluster:
-    """The session's Docker side: a cluster name and a bridge network of its own."""
+    """The session's Docker side: a cluster name and a bridge network of its own.
+
+    The network is a /21 whose first /24 is left to Docker's IPAM (pods that
+    publish hostPorts, anything else attached); the rest is cut into a /26 per
+    node name, the node's own pod CIDR (``kubelet.podnetwork``), as a cluster's
+    IPAM would hand them out.
+    """
 
     def __init__(self) -> None:
         self.client = docker.from_env()
@@ -95,12 +101,17 @@ class DockerCluster:
         self.network = self.name
         self.subnet = self._create_network()
         self.root = tempfile.mkdtemp(prefix="k8py-kubelet-")
+        network = ipaddress.ip_network(self.subnet)
+        self._free_node_cidrs = [str(c) for c in network.subnets(new_prefix=26)][4:]
+        self._node_cidrs: dict[str, str] = {}
 
     def _create_network(self) -> str:
         """Create the network now: test sessions running side by side race for subnets."""
         for _ in range(10):
             subnet = _free_subnet(self.client)
-            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+            docker_range = str(next(ipaddress.ip_network(subnet).subnets(new_prefix=24)))
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
+                subnet=subnet, iprange=docker_range)])
             try:
                 self.client.networks.create(self.network, driver="bridge", ipam=ipam,
                                             labels={"io.k8py.cluster": self.name})
@@ -109,6 +120,13 @@ class DockerCluster:
                 if "overlaps" not in str(exc):
                     raise
         raise RuntimeError("could not find a free subnet for the test network")
+
+    def node_pod_cidr(self, node: str) -> str:
+        """``node``'s own pod addresses, the same for every kubelet of that name; "" (Docker's
+        IPAM) once all are handed out."""
+        if node not in self._node_cidrs and self._free_node_cidrs:
+            self._node_cidrs[node] = self._free_node_cidrs.pop(0)
+        return self._node_cidrs.get(node, "")
 
     def ensure_images(self) -> None:
         missing = [i for i in REQUIRED_IMAGES if not self._has_image(i)]
@@ -175,6 +193,7 @@ class KubeletProcess:
         args = ["--node-name", self.node,
                 "--api-server", self.api_url, "--cluster-name", self.cluster.name,
                 "--network", self.cluster.network, "--pod-cidr", self.cluster.subnet,
+                "--node-pod-cidr", self.cluster.node_pod_cidr(self.node),
                 "--root-dir", f"{self.cluster.root}/{self.node}", "--node-ip", "127.0.0.1",
                 "--port", str(self.port), "--health-address", "127.0.0.1",
                 "--health-port", str(self.health_port), "--heartbeat-period", "2",

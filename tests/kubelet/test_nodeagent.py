@@ -63,7 +63,11 @@ def test_replica_number_refuses_what_cannot_be_a_node(inspect: dict[str, object]
 def test_identity_and_commands_derive_from_the_number() -> None:
     node = NodeIdentity(3)
     assert (node.name, node.ip, node.kubelet_port) == ("node-3", "127.0.1.3", 10253)
-    commands = agent_commands(node, "http://127.0.0.1:6443")
+    assert node.pod_cidr("10.244.0.0/16", 24) == "10.244.3.0/24"
+    assert node.pod_cidr("10.231.8.0/21", 26) == "10.231.8.192/26"
+    assert NodeIdentity(256).pod_cidr("10.244.0.0/16", 24) == ""  # past the last block
+    assert node.pod_cidr("nonsense", 24) == ""
+    commands = agent_commands(node, "http://127.0.0.1:6443", "10.244.3.0/24")
     kubelet, proxy = commands["kubelet"], commands["kube-proxy"]
     assert kubelet[1:3] == ["-m", "kubelet"] and proxy[1:3] == ["-m", "kubeproxy"]
     for argv in (kubelet, proxy):
@@ -71,6 +75,7 @@ def test_identity_and_commands_derive_from_the_number() -> None:
         assert flags["--node-name"] == "node-3"
         assert flags["--node-ip"] == flags["--health-address"] == "127.0.1.3"
     assert dict(zip(kubelet[3::2], kubelet[4::2]))["--port"] == "10253"
+    assert dict(zip(kubelet[3::2], kubelet[4::2]))["--node-pod-cidr"] == "10.244.3.0/24"
     assert [u.split("/")[2] for u in node.health_urls()] == ["127.0.1.3:10248", "127.0.1.3:10256"]
 
 
