@@ -28,10 +28,10 @@ from kubelet.env import ApiObjectSource
 from kubelet.gc import Housekeeping
 from kubelet.images import ImageManager
 from kubelet.node import NodeAgent
-from kubelet.podnetwork import bridge_network, docker_ip_range
+from kubelet.podnetwork import bridge_network, docker_ip_range, wired_addresses
 from kubelet.pods import PodWorkers
 from kubelet.probes import ProbeManager
-from kubelet.runtime import LABEL_POD_IP, LABEL_POD_UID, DockerRuntime
+from kubelet.runtime import LABEL_POD_UID, DockerRuntime
 from kubelet.volumes import VolumeManager
 from machinery.client import ApiClient
 from machinery.component import Health
@@ -177,9 +177,7 @@ class Kubelet:
         use there; the addresses on the sandboxes that survived a restart stay taken."""
         pod_network = bridge_network(network, self.config.node_pod_cidr)
         if pod_network is not None:
-            rows = await self.runtime.list_summaries()
-            pod_network.forget_all_but(str((row.get("Labels") or {}).get(LABEL_POD_IP) or "")
-                                       for row in rows)
+            pod_network.forget_all_but(await wired_addresses(self.runtime))
             log.info("pods get addresses from %s on bridge %s", pod_network.cidr,
                      pod_network.bridge)
         self.ctx.pod_network = pod_network

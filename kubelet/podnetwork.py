@@ -30,8 +30,10 @@ from typing import Any
 
 from machinery.commands import run_command
 
+from kubelet.runtime import LABEL_POD_IP, DockerRuntime
+
 __all__ = ["PodNetworkError", "BridgeNetwork", "bridge_network", "docker_ip_range",
-           "host_interface"]
+           "host_interface", "wired_addresses"]
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -164,3 +166,9 @@ def docker_ip_range(subnet: str, node_cidr: str) -> str:
         return str(next(network.subnets(new_prefix=size)))
     except (ValueError, StopIteration):
         return ""
+
+
+async def wired_addresses(runtime: DockerRuntime) -> list[str]:
+    """The addresses on this node's sandboxes now: wired ones carry theirs as a label."""
+    rows = await runtime.list_summaries()
+    return [str((row.get("Labels") or {}).get(LABEL_POD_IP) or "") for row in rows]

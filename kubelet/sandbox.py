@@ -20,16 +20,20 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from machinery.commands import run_command
 
 from kubelet.containers import pod_labels
+from kubelet.podnetwork import wired_addresses
 from kubelet.runtime import LABEL_KIND, LABEL_POD_IP, LABEL_RESTART_COUNT, KIND_SANDBOX, \
-    DockerRuntime
+    ContainerInfo, DockerRuntime
+
+if TYPE_CHECKING:
+    from kubelet.context import SyncContext
 
 __all__ = ["SandboxError", "pod_hostname", "pod_domain", "resolv_conf", "hosts_file",
-           "create_sandbox", "wired_by_kubelet", "reject_rules", "install_service_reject",
+           "create_sandbox", "start_sandbox", "wired_by_kubelet", "reject_rules", "install_service_reject",
            "wait_for_service_rules", "REJECT_CHAIN", "SERVICES_CHAIN"]
 
 Obj = dict[str, Any]
@@ -231,6 +235,50 @@ async def create_sandbox(runtime: DockerRuntime, pod: Obj, *, image: str, attemp
         before_start(sandbox_id)
     await runtime.start(sandbox_id)
     return sandbox_id
+
+
+async def start_sandbox(ctx: SyncContext, pod: Obj, attempt: int,
+                        created: Callable[[str], None]) -> ContainerInfo:
+    """Bring a pod's sandbox up until its containers may start in it.
+
+    Create and start it (``created`` learns its id in between), give it its
+    address when the kubelet wires the pod itself, fence the service CIDR off,
+    and wait a little for kube-proxy's rules where a kube-proxy runs.  Raises
+    ``SandboxError``, ``DockerError`` or ``PodNetworkError``; a sandbox already
+    created is then the caller's to remove.
+    """
+    network = ctx.pod_network if wired_by_kubelet(pod) else None
+    pod_ip = ""
+    sandbox_id = ""
+
+    def on_created(container_id: str) -> None:
+        nonlocal sandbox_id
+        sandbox_id = container_id
+        created(container_id)
+
+    if network is not None:
+        pod_ip = await network.allocate(lambda: wired_addresses(ctx.runtime))
+    try:
+        await create_sandbox(ctx.runtime, pod, image=ctx.config.pod_infra_image,
+                             attempt=attempt, cluster_domain=ctx.config.cluster_domain,
+                             pod_ip=pod_ip, before_start=on_created)
+    finally:
+        if network is not None:
+            network.settle(pod_ip, created=bool(sandbox_id))
+    info = await ctx.runtime.inspect(sandbox_id)
+    if info is None or not info.running:
+        raise SandboxError("sandbox exited right after it started")
+    if network is not None:
+        await network.wire(info.pid, sandbox_id, pod_ip)
+    if not (pod.get("spec") or {}).get("hostNetwork"):
+        await ctx.install_reject(info.pid, ctx.config.service_cluster_ip_range)
+        timeout = ctx.config.service_rules_timeout
+        if timeout > 0 and ctx.proxy_present() \
+                and not await wait_for_service_rules(info.pid, timeout):
+            meta = pod.get("metadata") or {}
+            log.info("no service rules from kube-proxy in %s/%s after %.1fs; starting its "
+                     "containers anyway", meta.get("namespace"), meta.get("name"), timeout)
+    return info
 
 
 def reject_rules(service_cidr: str) -> str:

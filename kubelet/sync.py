@@ -26,9 +26,8 @@ from kubelet.images import image_ref
 from kubelet.lifecycle import all_specs, field_path, observe, stop_container
 from kubelet.podnetwork import PodNetworkError
 from kubelet.probes import run_handler
-from kubelet.runtime import KIND_APP, KIND_INIT, LABEL_POD_IP, ContainerInfo, DockerError
-from kubelet.sandbox import SandboxError, create_sandbox, hosts_file, resolv_conf, \
-    wait_for_service_rules, wired_by_kubelet
+from kubelet.runtime import KIND_APP, KIND_INIT, ContainerInfo, DockerError
+from kubelet.sandbox import SandboxError, hosts_file, resolv_conf, start_sandbox
 from kubelet.status import PodView, container_restart_policy, is_sidecar, should_restart
 from kubelet.volumes import MountError, VolumeSource
 from machinery.events import NORMAL, WARNING
@@ -213,30 +212,8 @@ class PodSyncer:
             sandbox_id = container_id  # removed below if it fails to start
             state.expect(container_id, "start")
 
-        network = ctx.pod_network if wired_by_kubelet(pod) else None
-        pod_ip = ""
         try:
-            if network is not None:
-                pod_ip = await network.allocate(self._wired_addresses)
-            try:
-                await create_sandbox(ctx.runtime, pod, image=ctx.config.pod_infra_image,
-                                     attempt=attempt, cluster_domain=ctx.config.cluster_domain,
-                                     pod_ip=pod_ip, before_start=created)
-            finally:
-                if network is not None and pod_ip:
-                    network.settle(pod_ip, created=bool(sandbox_id))
-            info = await ctx.runtime.inspect(sandbox_id)
-            if info is None or not info.running:
-                raise SandboxError("sandbox exited right after it started")
-            if network is not None:
-                await network.wire(info.pid, sandbox_id, pod_ip)
-            if not (pod.get("spec") or {}).get("hostNetwork"):
-                await ctx.install_reject(info.pid, ctx.config.service_cluster_ip_range)
-                timeout = ctx.config.service_rules_timeout
-                if timeout > 0 and ctx.proxy_present() \
-                        and not await wait_for_service_rules(info.pid, timeout):
-                    log.info("no service rules from kube-proxy in %s after %.1fs; starting "
-                             "its containers anyway", _pod_ref(pod), timeout)
+            info = await start_sandbox(ctx, pod, attempt, created)
         except (DockerError, SandboxError, PodNetworkError) as exc:
             ctx.recorder.event(pod, WARNING, "FailedCreatePodSandBox",
                                f"Failed to create pod sandbox: {exc}")
@@ -248,11 +225,6 @@ class PodSyncer:
             state.retry_in(5)
             return None
         return info
-
-    async def _wired_addresses(self) -> list[str]:
-        """The addresses on this node's sandboxes now, wired ones carrying them as a label."""
-        rows = await self.ctx.runtime.list_summaries()
-        return [str((row.get("Labels") or {}).get(LABEL_POD_IP) or "") for row in rows]
 
     async def _stop_sidecars(self, pod: Obj, instances: dict[str, list[ContainerInfo]]) -> bool:
         """Every app container is done for good: sidecars stop, last started first.

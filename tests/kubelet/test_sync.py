@@ -246,7 +246,7 @@ async def test_waits_for_service_rules_only_where_a_kube_proxy_runs(
         waits.append((pid, timeout))
         return True
 
-    monkeypatch.setattr("kubelet.sync.wait_for_service_rules", wait)
+    monkeypatch.setattr("kubelet.sandbox.wait_for_service_rules", wait)
     h.ctx.config.service_rules_timeout = 2.0
     h.ctx.proxy_present = lambda: proxy
     await h.syncer.sync(make_pod([app()]), PodState("uid-1"))
