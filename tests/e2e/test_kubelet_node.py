@@ -7,6 +7,9 @@ decode fails the test.
 
 from __future__ import annotations
 
+import ipaddress
+import subprocess
+import urllib.request
 from collections.abc import Iterator
 
 import kubernetes.client as k8s
@@ -14,7 +17,7 @@ import pytest
 
 from tests.conftest import ApiServerProcess
 from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
-from tests.e2e.test_kubelet_pods import DEBIAN, HELLO, condition, pod
+from tests.e2e.test_kubelet_pods import DEBIAN, HELLO, condition, phase_is, pod
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +28,14 @@ def official(apiserver: ApiServerProcess) -> Iterator[k8s.ApiClient]:
     config.host = apiserver.url
     with k8s.ApiClient(config) as client:
         yield client
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return str(reply.read().decode())
+    except OSError:
+        return None
 
 
 def _ready_heartbeat(client: k8s.ApiClient, node: str) -> object:
@@ -113,3 +124,38 @@ def test_restarted_kubelet_adopts_running_containers(
     events = k8s.CoreV1Api(official).list_namespaced_event(ns).items
     assert {"Pulled", "Created", "Started"} <= {e.reason for e in events}
     assert all(e.source.component == "kubelet" and e.source.host for e in events)
+
+
+def test_pods_get_addresses_from_their_nodes_pod_cidr(
+        api: Api, kubelets: dict[str, KubeletProcess], docker_cluster: DockerCluster,
+        pod_namespace: str) -> None:
+    """Each kubelet wires its sandboxes onto the cluster bridge itself (kubelet.podnetwork):
+    the sandbox is on Docker's ``none`` network, its veth's node end is a port of the
+    bridge, and the pod's address comes from the Node's spec.podCIDR."""
+    ns = pod_namespace
+    bridge = "br-" + docker_cluster.client.networks.get(docker_cluster.network).id[:12]
+    for key in ("n1", "n2"):
+        kubelet = kubelets[key]
+        cidr = docker_cluster.node_pod_cidr(kubelet.node)
+        assert cidr, "the harness hands every node a pod CIDR"
+        node = api.get(f"/api/v1/nodes/{kubelet.node}") or {}
+        assert node["spec"]["podCIDR"] == cidr and node["spec"]["podCIDRs"] == [cidr]
+        api.create_pod(ns, pod(f"wired-{key}", kubelet.node, [{"name": "web", "image": HELLO}]))
+    for key in ("n1", "n2"):
+        kubelet = kubelets[key]
+        running = wait_for(lambda: phase_is(api, ns, f"wired-{key}", "Running"), 30,
+                           what=f"wired-{key} Running")
+        ip = running["status"]["podIP"]
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(
+            docker_cluster.node_pod_cidr(kubelet.node))
+        assert running["status"]["podIPs"] == [{"ip": ip}]
+        [sandbox] = [c for c in docker_cluster.containers(namespace=ns, pod=f"wired-{key}")
+                     if c.labels.get("io.k8py.kind") == "sandbox"]
+        assert sandbox.attrs["HostConfig"]["NetworkMode"] == "none"
+        assert sandbox.labels["io.k8py.pod-ip"] == ip
+        link = subprocess.run(["ip", "-o", "link", "show", f"veth{sandbox.id[:11]}"],
+                              capture_output=True, text=True, check=True).stdout
+        assert f"master {bridge}" in link and "state UP" in link
+        # Reachable from the node (the bridge's gateway) and answering as itself.
+        reply = wait_for(lambda: _get(f"http://{ip}:8080/"), 20, what=f"{ip} answers")
+        assert f"wired-{key}" in reply
