@@ -175,12 +175,14 @@ def run_swarm(replicas: int) -> float:
 
 
 def run_docker_floor(pods: int, rate: float, in_flight: int) -> tuple[list[float], float]:
-    """The Docker calls a kubelet cannot avoid, and nothing else, paced like the pods.
+    """Pods as bare Docker calls with Docker's own networking, paced like the pods.
 
-    Per pod: create, start and inspect a pause sandbox on a bridge network, then
-    the same for a hello container in its namespaces; ``in_flight`` pods at once
-    (the two kubelets' --max-parallel-pod-starts).  What k8py adds on top of
-    this is its own cost; the rest is the engine's.
+    Per pod: create, start and inspect a pause sandbox on the bridge network
+    (Docker's IPAM and endpoint), then the same for a hello container in its
+    namespaces; ``in_flight`` pods at once (the two kubelets'
+    --max-parallel-pod-starts).  This is what a pod costs when Docker wires
+    it; k8py's kubelets wire sandboxes themselves (``kubelet.podnetwork``) and
+    can come in under it.
     """
     cluster = DockerCluster()
     api = cluster.client.api
