@@ -207,7 +207,9 @@ class StatsSampler:
             return None
         response.raise_for_status()
         stats: Obj = response.json()
-        return stats if stats.get("read") else None
+        # A container that stopped meanwhile is answered with Go's zero time and no usage.
+        read = str(stats.get("read") or "")
+        return stats if read and not read.startswith("0001-") else None
 
     async def _read_all(self, ids: list[str]) -> dict[str, Obj]:
         results = await asyncio.gather(*(self._read(i) for i in ids), return_exceptions=True)

@@ -48,13 +48,19 @@ T = TypeVar("T")
 
 
 def format_time(when: datetime) -> str:
-    """A ``metav1.Time``: UTC, whole seconds, ``Z`` suffix."""
-    return _as_utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A ``metav1.Time``: UTC, whole seconds, ``Z`` suffix.
+
+    The year is always four digits: glibc's ``%Y`` writes year 1 (Go's zero time,
+    which Docker reports for a container it has no reading of) as ``1``, which no
+    Go client can parse."""
+    utc = _as_utc(when)
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%SZ")
 
 
 def format_micro_time(when: datetime) -> str:
     """A ``metav1.MicroTime`` (events, leases): six fractional digits."""
-    return _as_utc(when).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = _as_utc(when)
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def now_rfc3339() -> str:

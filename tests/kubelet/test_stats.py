@@ -180,3 +180,23 @@ async def test_the_kubelets_own_cpu_has_a_rate_from_the_first_round() -> None:
     assert kubelet["cpu"]["usageNanoCores"] > 0
     assert kubelet["cpu"]["usageCoreNanoSeconds"] == 1_250_000_000
     assert summary["node"]["memory"]["workingSetBytes"] == 64 << 20 and summary["pods"] == []
+
+
+async def test_a_container_that_stopped_before_its_reading_is_left_out() -> None:
+    """Docker answers a container that stopped between the listing and the read with Go's
+    zero time; that is no reading, not a sample taken in year 1."""
+
+    class Stopping(Docker):
+        def handle(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.split("/")[3] == "gone":
+                return httpx.Response(200, json={"read": "0001-01-01T00:00:00Z",
+                                                 "preread": "0001-01-01T00:00:00Z"})
+            return super().handle(request)
+
+    runtime = Runtime([row("a1", "web", "app"), row("gone", "old", "app")])
+    stats = sampler(runtime, Stopping({"a1": [(0, 1), (1_000_000_000, 2)]}))
+    try:
+        summary = await stats.summary()
+    finally:
+        await stats.close()
+    assert [p["podRef"]["name"] for p in summary["pods"]] == ["web"]

@@ -51,6 +51,11 @@ def test_time_formats() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", now_micro())
     with pytest.raises(ValueError, match="naive"):
         format_time(datetime(2026, 1, 1))
+    # Go's zero time (Docker's "no reading") keeps four year digits, as Go writes it.
+    zero = datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert (format_time(zero), format_micro_time(zero)) == \
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z")
+    assert parse_time(format_time(zero)) == zero
 
 
 def test_now_is_current() -> None:
