@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from machinery.commands import run_command
 
-from kubelet.runtime import LABEL_POD_IP, DockerRuntime
+from kubelet.runtime import LABEL_POD_IP, ContainerInfo, DockerRuntime
 
 __all__ = ["PodNetworkError", "BridgeNetwork", "bridge_network", "docker_ip_range",
-           "host_interface", "wired_addresses"]
+           "host_interface", "is_wired", "wired_addresses"]
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -172,3 +173,16 @@ async def wired_addresses(runtime: DockerRuntime) -> list[str]:
     """The addresses on this node's sandboxes now: wired ones carry theirs as a label."""
     rows = await runtime.list_summaries()
     return [str((row.get("Labels") or {}).get(LABEL_POD_IP) or "") for row in rows]
+
+
+def is_wired(sandbox: ContainerInfo, sys_class_net: str = "/sys/class/net") -> bool:
+    """Whether ``sandbox`` has the network it was made for.
+
+    A sandbox the kubelet wires has its address only once its veth pair exists; a
+    kubelet that died between starting one and wiring it left a pod with nothing but
+    loopback, which must be replaced, not filled with containers.  Sandboxes on a
+    Docker network always count as wired.
+    """
+    if not sandbox.labels.get(LABEL_POD_IP):
+        return True
+    return os.path.exists(os.path.join(sys_class_net, host_interface(sandbox.id)))

@@ -24,7 +24,7 @@ from kubelet.context import SyncContext
 from kubelet.env import ConfigError, container_env, service_env
 from kubelet.images import image_ref
 from kubelet.lifecycle import all_specs, field_path, observe, stop_container
-from kubelet.podnetwork import PodNetworkError
+from kubelet.podnetwork import PodNetworkError, is_wired
 from kubelet.probes import run_handler
 from kubelet.runtime import KIND_APP, KIND_INIT, ContainerInfo, DockerError
 from kubelet.sandbox import SandboxError, hosts_file, resolv_conf, start_sandbox
@@ -146,6 +146,11 @@ class PodSyncer:
         sandboxes, instances = await observe(self.ctx.runtime, state.uid)
         spec = pod.get("spec") or {}
         sandbox = sandboxes[0] if sandboxes and sandboxes[0].running else None
+        if sandbox is not None and not is_wired(sandbox):
+            log.warning("sandbox %s of %s has no network (its kubelet stopped before wiring "
+                        "it); replacing it", sandbox.id[:12], _pod_ref(pod))
+            await self.ctx.runtime.stop(sandbox.id, 0)
+            sandbox = None
         if sandbox is not None:
             await self._advance(pod, state, sandboxes, instances)
         elif not _needs_sandbox(spec, instances):

@@ -11,6 +11,7 @@ import ipaddress
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import kubernetes.client as k8s
 import pytest
@@ -159,3 +160,29 @@ def test_pods_get_addresses_from_their_nodes_pod_cidr(
         # Reachable from the node (the bridge's gateway) and answering as itself.
         reply = wait_for(lambda: _get(f"http://{ip}:8080/"), 20, what=f"{ip} answers")
         assert f"wired-{key}" in reply
+
+
+def test_a_sandbox_that_lost_its_network_is_replaced(
+        api: Api, kubelets: dict[str, KubeletProcess], docker_cluster: DockerCluster,
+        pod_namespace: str) -> None:
+    """A wired sandbox without its veth (a kubelet that died before wiring it, or a link
+    deleted behind the cluster's back) is stopped and a new one made, as for a dead one."""
+    ns, kubelet = pod_namespace, kubelets["n1"]
+    api.create_pod(ns, pod("rewired", kubelet.node, [{"name": "web", "image": HELLO}]))
+    first = wait_for(lambda: phase_is(api, ns, "rewired", "Running"), 30, what="rewired Running")
+
+    def sandboxes() -> list[Any]:
+        return [c for c in docker_cluster.containers(namespace=ns, pod="rewired")
+                if c.labels.get("io.k8py.kind") == "sandbox"]
+
+    [old] = sandboxes()
+    subprocess.run(["ip", "link", "del", f"veth{old.id[:11]}"], check=True)
+    new = wait_for(lambda: [s for s in sandboxes() if s.id != old.id and s.status == "running"],
+                   30, what="a new sandbox")
+    assert new[0].labels["io.k8py.restart-count"] == "1"
+    ip = wait_for(lambda: (phase_is(api, ns, "rewired", "Running") or {}).get("status", {})
+                  .get("podIP") if _get(f"http://{new[0].labels['io.k8py.pod-ip']}:8080/")
+                  else None, 30, what="rewired answering on its new address")
+    assert ip == new[0].labels["io.k8py.pod-ip"] != first["status"]["podIP"]
+    events = api.get(f"/api/v1/namespaces/{ns}/events") or {}
+    assert any(e.get("reason") == "SandboxChanged" for e in events.get("items") or [])

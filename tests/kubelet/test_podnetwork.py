@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubelet.podnetwork import BridgeNetwork, PodNetworkError, bridge_network, docker_ip_range, \
-    host_interface
+    host_interface, is_wired
 from kubelet.runtime import LABEL_POD_IP, ContainerInfo
 
 
@@ -124,3 +124,13 @@ def test_a_wired_sandbox_reports_its_labelled_address_while_it_runs() -> None:
     assert ContainerInfo.from_inspect(data, "k8py").ip == "10.244.3.7"
     data["State"] = {"Status": "exited", "Running": False}
     assert ContainerInfo.from_inspect(data, "k8py").ip == ""
+
+
+def test_a_wired_sandbox_without_its_veth_is_not_wired(tmp_path: Any) -> None:
+    labelled = ContainerInfo(id="abcdef0123456789", name="s", labels={LABEL_POD_IP: "10.244.3.7"},
+                             state="running")
+    assert not is_wired(labelled, str(tmp_path))
+    (tmp_path / host_interface(labelled.id)).mkdir()
+    assert is_wired(labelled, str(tmp_path))
+    on_docker = ContainerInfo(id="0123", name="s", labels={}, state="running")
+    assert is_wired(on_docker, str(tmp_path))
