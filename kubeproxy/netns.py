@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
+from machinery.commands import run_command
+
 from kubeproxy.rules import JUMP_FROM, SERVICES_CHAIN, NatState, Ruleset, parse_nat, render
 
 __all__ = ["Sandbox", "SandboxSource", "RuleWriter", "LABEL_CLUSTER", "LABEL_NODE",
@@ -122,21 +124,6 @@ class SandboxSource:
         self.client.close()
 
 
-async def _run(argv: list[str], stdin: bytes | None = None) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), _COMMAND_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        return 124, f"{argv[-1]} timed out"
-    text = out.decode("utf-8", "replace") if proc.returncode == 0 else \
-        err.decode("utf-8", "replace").strip()
-    return proc.returncode or 0, text
-
-
 @dataclass(frozen=True)
 class _Written:
     pid: int
@@ -170,7 +157,9 @@ class RuleWriter:
         written = self._written.get(sandbox.id)
         if written is not None and written.pid == sandbox.pid:
             return NatState(written.chains, frozenset(JUMP_FROM))
-        code, out = await _run(["nsenter", "-t", str(sandbox.pid), "-n", self.save, "-t", "nat"])
+        code, out = await run_command(
+            ["nsenter", "-t", str(sandbox.pid), "-n", self.save, "-t", "nat"],
+            timeout=_COMMAND_TIMEOUT, separate_stderr=True)
         return parse_nat(out) if code == 0 else NatState()
 
     async def apply(self, sandbox: Sandbox, ruleset: Ruleset) -> bool:
@@ -183,8 +172,9 @@ class RuleWriter:
         async with self._limit:
             state = await self._state(sandbox)
             text = render(ruleset, state)
-            code, out = await _run(["nsenter", "-t", str(sandbox.pid), "-n", self.restore,
-                                    "-w", "--noflush"], text.encode())
+            code, out = await run_command(
+                ["nsenter", "-t", str(sandbox.pid), "-n", self.restore, "-w", "--noflush"],
+                stdin=text.encode(), timeout=_COMMAND_TIMEOUT, separate_stderr=True)
         if code != 0:
             self._written.pop(sandbox.id, None)
             raise OSError(f"iptables-restore in {sandbox.pod} (pid {sandbox.pid}) "

@@ -15,18 +15,28 @@ __all__ = ["run_command"]
 
 
 async def run_command(argv: Sequence[str], *, stdin: bytes | None = None,
-                      timeout: float = 30.0) -> tuple[int, str]:
-    """Run ``argv`` to completion; its exit code and its stdout and stderr together."""
+                      timeout: float = 30.0, separate_stderr: bool = False) -> tuple[int, str]:
+    """Run ``argv`` to completion; its exit code and what it wrote.
+
+    The text is stdout and stderr together, or, with ``separate_stderr`` (for a
+    program whose stdout is data, such as ``iptables-save``, and whose warnings must
+    not end up in it), stdout when it succeeded and stderr when it failed.
+    """
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
+            stderr=asyncio.subprocess.PIPE if separate_stderr else asyncio.subprocess.STDOUT)
     except OSError as exc:
         return 127, str(exc)
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(stdin), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     except TimeoutError:
         proc.kill()
         await proc.wait()
         return 124, f"{argv[0]} timed out after {timeout:g}s"
-    return proc.returncode or 0, out.decode("utf-8", "replace").strip()
+    code = proc.returncode or 0
+    if not separate_stderr:
+        return code, out.decode("utf-8", "replace").strip()
+    if code == 0:
+        return code, out.decode("utf-8", "replace")
+    return code, err.decode("utf-8", "replace").strip()
