@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -32,17 +31,6 @@ assert PODS and NODES
 def pod(name: str, namespace: str = "ns", node: str | None = None, **labels: str) -> dict:
     spec = {"nodeName": node} if node else {}
     return {"metadata": {"name": name, "namespace": namespace, "labels": labels}, "spec": spec}
-
-
-@pytest.fixture
-def server() -> FakeApiServer:
-    return FakeApiServer()
-
-
-@pytest.fixture
-async def api(server: FakeApiServer) -> AsyncIterator[ApiClient]:
-    async with ApiClient("http://127.0.0.1:1", transport=server.transport) as c:
-        yield c
 
 
 class Log:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -20,17 +19,6 @@ from machinery.workqueue import FakeClock
 LEASES = lookup("leases")
 assert LEASES is not None
 MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-
-@pytest.fixture
-def server() -> FakeApiServer:
-    return FakeApiServer()
-
-
-@pytest.fixture
-async def api(server: FakeApiServer) -> AsyncIterator[ApiClient]:
-    async with ApiClient("http://127.0.0.1:1", transport=server.transport) as c:
-        yield c
 
 
 @pytest.fixture

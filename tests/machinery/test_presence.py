@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from tests.machinery.client_fakeapi import FakeApiServer
@@ -14,17 +13,6 @@ from machinery.resources import lookup
 
 LEASES = lookup("leases")
 assert LEASES is not None
-
-
-@pytest.fixture
-def server() -> FakeApiServer:
-    return FakeApiServer()
-
-
-@pytest.fixture
-async def api(server: FakeApiServer) -> AsyncIterator[ApiClient]:
-    async with ApiClient("http://127.0.0.1:1", transport=server.transport) as c:
-        yield c
 
 
 def stored(server: FakeApiServer) -> dict:
