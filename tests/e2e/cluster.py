@@ -34,7 +34,7 @@ from tests.e2e.conftest import (
     wait_for,
 )
 
-__all__ = ["Component", "Node", "ServiceCluster", "NODE_LABEL", "TOOLBOX", "HELLO", "running",
+__all__ = ["Component", "Node", "ServiceCluster", "scheduler_and_controllers", "NODE_LABEL", "TOOLBOX", "HELLO", "running",
            "deployment", "service", "client_pod", "exec_in", "pod_container", "sandbox_pid"]
 
 NODE_LABEL = "e2e.k8py.io/service-nodes"
@@ -136,6 +136,26 @@ class ServiceCluster:
     def logs(self) -> str:
         parts = [self.controllers, self.scheduler, *(n.proxy for n in self.nodes)]
         return "\n".join(f"==== {c.name}\n{c.logs()[-4000:]}" for c in parts)
+
+
+@contextmanager
+def scheduler_and_controllers(api_url: str, log_dir: Path, controllers: list[str],
+                  extra: list[str] | None = None) -> Iterator[list[Component]]:
+    """A scheduler and a controller manager running ``controllers`` (plus ``extra`` flags)
+    for the block, neither electing a leader; stopped in reverse, also after a failed start."""
+    common = ["--master", api_url, "--no-leader-elect"]
+    started: list[Component] = []
+    try:
+        for component in (Component("scheduler", "scheduler", common, log_dir),
+                          Component("controllers", "controllers", [
+                              *common, "--controllers", ",".join(controllers),
+                              *(extra or [])], log_dir)):
+            started.append(component)
+            component.start()
+        yield started
+    finally:
+        for component in reversed(started):
+            component.stop()
 
 
 @contextmanager

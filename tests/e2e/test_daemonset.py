@@ -21,7 +21,7 @@ import pytest
 
 from tests.compat.test_cli import ok, run
 from tests.conftest import ApiServerProcess
-from tests.e2e.cluster import HELLO, Component
+from tests.e2e.cluster import HELLO, scheduler_and_controllers
 from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -35,20 +35,8 @@ TAINT = {"key": "e2e.k8py.io/dedicated", "value": "db", "effect": "NoSchedule"}
 def control_plane(apiserver: ApiServerProcess, kubelets: dict[str, KubeletProcess],
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     log_dir: Path = tmp_path_factory.mktemp("daemonset")
-    started: list[Component] = []
-    try:
-        for component in (
-                Component("scheduler", "scheduler",
-                          ["--master", apiserver.url, "--no-leader-elect"], log_dir),
-                Component("controllers", "controllers", [
-                    "--master", apiserver.url, "--no-leader-elect",
-                    "--controllers", "daemonset,garbagecollector"], log_dir)):
-            component.start()
-            started.append(component)
+    with scheduler_and_controllers(apiserver.url, log_dir, ["daemonset", "garbagecollector"]):
         yield log_dir
-    finally:
-        for component in reversed(started):
-            component.stop()
 
 
 @pytest.fixture

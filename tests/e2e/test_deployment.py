@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ApiServerProcess
-from tests.e2e.cluster import Component
+from tests.e2e.cluster import Component, scheduler_and_controllers
 from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -30,20 +30,9 @@ APPS = "/apis/apps/v1/namespaces"
 @pytest.fixture(scope="module")
 def control_plane(apiserver: ApiServerProcess, kubelets: dict[str, KubeletProcess],
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Component]]:
-    log_dir = tmp_path_factory.mktemp("control-plane-logs")
-    common = ["--master", apiserver.url, "--no-leader-elect"]
-    started: list[Component] = []
-    try:
-        for component in (Component("scheduler", "scheduler", common, log_dir),
-                          Component("controllers", "controllers",
-                                    [*common, "--controllers", "deployment,replicaset"],
-                                    log_dir)):
-            started.append(component)
-            component.start(timeout=30)
+    with scheduler_and_controllers(apiserver.url, tmp_path_factory.mktemp("control-plane-logs"),
+                                   ["deployment", "replicaset"]) as started:
         yield started
-    finally:
-        for component in started:
-            component.stop()
 
 
 @pytest.fixture

@@ -15,13 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ApiServerProcess
-from tests.e2e.cluster import TOOLBOX, Component
+from tests.e2e.cluster import TOOLBOX, Component, scheduler_and_controllers
 from tests.e2e.conftest import Api, DockerCluster, KubeletProcess, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -33,22 +32,11 @@ BATCH = "/apis/batch/v1/namespaces"
 @pytest.fixture(scope="module")
 def control_plane(apiserver: ApiServerProcess, kubelets: dict[str, KubeletProcess],
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Component]]:
-    log_dir: Path = tmp_path_factory.mktemp("jobs-control-plane")
-    started: list[Component] = []
-    try:
-        for component in (
-                Component("scheduler", "scheduler",
-                          ["--master", apiserver.url, "--no-leader-elect"], log_dir),
-                Component("controllers", "controllers", [
-                    "--master", apiserver.url, "--no-leader-elect", "--controllers",
-                    "job,ttl-after-finished,cronjob,garbagecollector",
-                    "--job-pod-failure-backoff", "1"], log_dir)):
-            component.start()
-            started.append(component)
+    with scheduler_and_controllers(
+            apiserver.url, tmp_path_factory.mktemp("jobs-control-plane"),
+            ["job", "ttl-after-finished", "cronjob", "garbagecollector"],
+            ["--job-pod-failure-backoff", "1"]) as started:
         yield started
-    finally:
-        for component in reversed(started):
-            component.stop()
 
 
 @pytest.fixture
