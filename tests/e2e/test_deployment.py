@@ -10,6 +10,7 @@ network.  The Deployment and its ReplicaSets are deleted before
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ APPS = "/apis/apps/v1/namespaces"
 def control_plane(apiserver: ApiServerProcess, kubelets: dict[str, KubeletProcess],
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Component]]:
     with scheduler_and_controllers(apiserver.url, tmp_path_factory.mktemp("control-plane-logs"),
-                                   ["deployment", "replicaset"]) as started:
+                                   ["deployment", "replicaset", "garbagecollector"]) as started:
         yield started
 
 
@@ -215,3 +216,57 @@ def test_scaling_three_six_one_converges_on_real_pods(api: Api, control_plane: l
 
         pods = wait_for(converged, 120, what=f"{replicas} ready pods")
         assert len({p["metadata"]["name"] for p in pods}) == replicas
+
+
+def test_killed_controller_manager_finishes_the_rollout_and_deletions_cascade(
+        api: Api, control_plane: list[Component], docker_cluster: DockerCluster,
+        workloads: str) -> None:
+    """SIGKILL the controller manager right after an image change: once it is back the
+    rollout finishes with exactly the asked replicas (none lost, none doubled).  Then an
+    orphaning delete keeps a Deployment's ReplicaSet and pods, and a background delete
+    removes the other's ReplicaSets, pods and containers."""
+    ns = workloads
+    api.create(f"{APPS}/{ns}/deployments", hello())
+    kept = hello()
+    kept["metadata"]["name"] = "kept"
+    kept["spec"].update(replicas=1, selector={"matchLabels": {"app": "kept"}})
+    kept["spec"]["template"]["metadata"]["labels"] = {"app": "kept"}
+    api.create(f"{APPS}/{ns}/deployments", kept)
+    wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 90, what="version 1.0")
+
+    response = api.http.patch(
+        f"{APPS}/{ns}/deployments/hello",
+        json={"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "k8py/hello:2.0"}]}}}},
+        headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert response.status_code == 200, response.text
+    controllers = control_plane[1]
+    wait_for(lambda: len(live_pods(api, ns, "hello")) > 3 or None, 30, what="a surge pod")
+    controllers.stop(signal.SIGKILL)
+    controllers.start()
+
+    def settled() -> list[Obj] | None:
+        pods = rolled_out(api, ns, "k8py/hello:2.0")
+        return pods if pods and len(live_pods(api, ns, "hello")) == 3 else None
+    pods = wait_for(settled, 120, what="the rollout finished by the restarted manager")
+    assert {version_of(p) for p in pods} == {"2.0"}
+
+    assert api.delete(f"{APPS}/{ns}/deployments/kept", propagationPolicy="Orphan") == 200
+    assert api.delete(f"{APPS}/{ns}/deployments/hello", propagationPolicy="Background") == 200
+
+    def hello_gone() -> bool:
+        sets = api.get(f"{APPS}/{ns}/replicasets") or {}
+        names = [s["metadata"]["name"] for s in sets.get("items") or []]
+        return (not any(n.startswith("hello-") for n in names) and not live_pods(api, ns, "hello")
+                and not any(c.status == "running" and c.labels.get("io.k8py.pod", "").startswith(
+                    "hello-") for c in docker_cluster.containers(namespace=ns)))
+    wait_for(hello_gone, 90, what="hello's ReplicaSets, pods and containers gone")
+    [orphan] = [s for s in (api.get(f"{APPS}/{ns}/replicasets") or {}).get("items") or []
+                if s["metadata"]["name"].startswith("kept-")]
+    assert not orphan["metadata"].get("ownerReferences")
+    assert len(live_pods(api, ns, "kept")) == 1
+
+
+def live_pods(api: Api, ns: str, app: str) -> list[Obj]:
+    found = api.get(f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3D{app}") or {}
+    return [p for p in found.get("items") or [] if not p["metadata"].get("deletionTimestamp")]
