@@ -36,12 +36,18 @@ class UpstreamThread:
     """A ``FakeUpstream`` on 127.0.0.1, served from an event loop on a thread of its own."""
 
     def __init__(self) -> None:
+        self._fresh()
+
+    def _fresh(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="fake-upstream",
                                        daemon=True)
         self.fake = FakeUpstream(address=UPSTREAM_ANSWER)
 
     def start(self) -> int:
+        """Serve on a fresh port; again after ``stop`` too (a cluster restart restarts it)."""
+        if self.thread.ident is not None:
+            self._fresh()
         self.thread.start()
         started: Future[FakeUpstream] = asyncio.run_coroutine_threadsafe(
             self.fake.start(), self.loop)

@@ -136,7 +136,7 @@ def env(api: Api, docker_cluster: DockerCluster, kubeconfig: str,
             remove_namespace(api, docker_cluster, ns)
 
 
-def test_stateful_set_lifecycle(env: Env) -> None:
+def test_stateful_set_lifecycle(env: Env, apiserver: ApiServerProcess) -> None:
     api, ns = env.api, env.ns
     api.create(f"/api/v1/namespaces/{ns}/services", {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
@@ -196,6 +196,21 @@ def test_stateful_set_lifecycle(env: Env) -> None:
              and p["metadata"]["uid"] != old_uid and ready(p), 90, what="web-1 back and ready")
     assert env.sh("web-1", "cat /data/id") == ids["web-1"]
     wait_for(resolves_to_web1, 30, what=f"{fqdn} resolving to the new web-1")
+
+    # -- a whole cluster restart, the pods' containers stopped as a reboot would ---------------
+    env.cluster.stop()
+    apiserver.stop()
+    for container in env.docker.containers(namespace=ns):
+        if container.status == "running":
+            container.stop(timeout=1)
+    apiserver.start()
+    env.cluster.start()
+    wait_for(lambda: (p := env.pods()) and sorted(p) == ["web-0", "web-1", "web-2"]
+             and all(ready(x) for x in p.values()) or None, 120,
+             what="the three pods ready again after the cluster restart")
+    assert env.sh("web-1", "hostname") == "web-1"
+    assert env.sh("web-1", "cat /data/id") == ids["web-1"]
+    wait_for(resolves_to_web1, 30, what=f"{fqdn} resolving to web-1 after the restart")
 
     # -- the claim of a running pod is held back from deletion --------------------------------
     api.delete(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/www-web-0")
