@@ -10,12 +10,15 @@ network.  The Deployment and its ReplicaSets are deleted before
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import ApiServerProcess
@@ -85,6 +88,56 @@ def rolled_out(api: Api, ns: str, image: str) -> list[Obj] | None:
     return pods
 
 
+class BoundsWatcher:
+    """Watches app=hello's pods from now on and records every state that breaks the rolling
+    update's bounds: more than 3 + ``surge`` pods not terminating, or fewer than
+    3 - ``unavailable`` of them ready."""
+
+    def __init__(self, api: Api, ns: str, *, surge: int, unavailable: int) -> None:
+        listed = api.http.get(f"/api/v1/namespaces/{ns}/pods",
+                              params={"labelSelector": "app=hello"}).json()
+        self.pods: dict[str, Obj] = {p["metadata"]["name"]: p for p in listed["items"]}
+        self.most, self.least = 3 + surge, 3 - unavailable
+        self.states: list[tuple[int, int]] = []
+        self.violations: list[tuple[int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True, args=(
+            str(api.http.base_url).rstrip("/"), ns, listed["metadata"]["resourceVersion"]))
+        self._thread.start()
+
+    def _watch(self, base: str, ns: str, resource_version: str) -> None:
+        params = {"labelSelector": "app=hello", "watch": "1",
+                  "resourceVersion": resource_version, "timeoutSeconds": "300"}
+        with httpx.stream("GET", f"{base}/api/v1/namespaces/{ns}/pods", params=params,
+                          timeout=httpx.Timeout(10, read=None)) as stream:
+            for line in stream.iter_lines():
+                if self._stop.is_set():
+                    return
+                if not line:
+                    continue
+                event = json.loads(line)
+                pod = event["object"]
+                name = pod["metadata"]["name"]
+                if event["type"] == "DELETED":
+                    self.pods.pop(name, None)
+                elif event["type"] in ("ADDED", "MODIFIED"):
+                    self.pods[name] = pod
+                live = [p for p in self.pods.values()
+                        if not p["metadata"].get("deletionTimestamp")]
+                ready = sum(1 for p in live if any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in p.get("status", {}).get("conditions") or []))
+                state = (len(live), ready)
+                self.states.append(state)
+                if len(live) > self.most or ready < self.least:
+                    self.violations.append(state)
+
+    def stop(self) -> list[tuple[int, int]]:
+        self._stop.set()
+        self._thread.join(15)
+        return list(self.states)
+
+
 def version_of(pod: Obj) -> str:
     """Ask the app itself, over the cluster network, which version it runs."""
     with socket.create_connection((pod["status"]["podIP"], 8080), timeout=5) as conn:
@@ -131,14 +184,24 @@ def test_rollout_to_a_new_version_and_undo(api: Api, control_plane: list[Compone
     api.create(f"{APPS}/{ns}/deployments", hello())
     wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 90, what="version 1.0")
 
+    bounds = BoundsWatcher(api, ns, surge=1, unavailable=0)
     response = api.http.patch(
         f"{APPS}/{ns}/deployments/hello",
         json={"spec": {"template": {"spec": {"containers": [
             {"name": "web", "image": "k8py/hello:2.0"}]}}}},
         headers={"Content-Type": "application/strategic-merge-patch+json"})
     assert response.status_code == 200, response.text
+    status = subprocess.run(
+        ["kubectl", "--server", str(api.http.base_url).rstrip("/"), "-n", ns,
+         "rollout", "status", "deploy/hello", "--timeout=120s"],
+        capture_output=True, text=True, timeout=150)
+    assert status.returncode == 0, status.stderr
+    assert 'deployment "hello" successfully rolled out' in status.stdout
     pods = wait_for(lambda: rolled_out(api, ns, "k8py/hello:2.0"), 120, what="version 2.0")
     assert {version_of(p) for p in pods} == {"2.0"}
+    states = bounds.stop()
+    assert bounds.violations == [], states
+    assert len(states) >= 6  # both versions' pods passed through the watcher
 
     undo = subprocess.run(
         ["kubectl", "--server", api.http.base_url.__str__().rstrip("/"), "-n", ns,
