@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,7 +36,7 @@ APPS = "/apis/apps/v1/namespaces"
 def control_plane(apiserver: ApiServerProcess, kubelets: dict[str, KubeletProcess],
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Component]]:
     with scheduler_and_controllers(apiserver.url, tmp_path_factory.mktemp("control-plane-logs"),
-                                   ["deployment", "replicaset", "garbagecollector"]) as started:
+                                   ["deployment", "replicaset", "garbagecollector", "namespace"]) as started:
         yield started
 
 
@@ -333,3 +334,42 @@ def test_killed_controller_manager_finishes_the_rollout_and_deletions_cascade(
 def live_pods(api: Api, ns: str, app: str) -> list[Obj]:
     found = api.get(f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3D{app}") or {}
     return [p for p in found.get("items") or [] if not p["metadata"].get("deletionTimestamp")]
+
+
+def test_foreground_deletion_then_namespace_deletion_leave_nothing(
+        api: Api, control_plane: list[Component], docker_cluster: DockerCluster) -> None:
+    """Foreground deletion keeps the Deployment until its ReplicaSet and pods are gone;
+    deleting the namespace removes everything left in it, containers included."""
+    ns = f"gone-{docker_cluster.name[-8:]}"
+    api.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                      "metadata": {"name": ns}})
+    try:
+        api.create(f"{APPS}/{ns}/deployments", hello())
+        api.create(f"/api/v1/namespaces/{ns}/configmaps", {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+            "data": {"a": "1"}})
+        wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 90, what="3 ready pods")
+        assert api.delete(f"{APPS}/{ns}/deployments/hello",
+                          propagationPolicy="Foreground") == 200
+        seen_with_dependents = False
+        deadline = time.monotonic() + 90
+        while (deployment := api.get(f"{APPS}/{ns}/deployments/hello")) is not None:
+            assert "foregroundDeletion" in deployment["metadata"].get("finalizers", [])
+            sets = (api.get(f"{APPS}/{ns}/replicasets") or {}).get("items") or []
+            seen_with_dependents = seen_with_dependents or bool(sets)
+            assert time.monotonic() < deadline, "the Deployment was never removed"
+            time.sleep(0.1)
+        assert seen_with_dependents, "the Deployment went before its ReplicaSet"
+        assert not (api.get(f"{APPS}/{ns}/replicasets") or {}).get("items")
+        assert not live_pods(api, ns, "hello")
+
+        api.create(f"{APPS}/{ns}/deployments", hello())
+        wait_for(lambda: rolled_out(api, ns, "k8py/hello:1.0"), 90, what="3 ready pods again")
+        assert api.delete(f"/api/v1/namespaces/{ns}") == 200
+        wait_for(lambda: api.get(f"/api/v1/namespaces/{ns}") is None
+                 and not docker_cluster.containers(namespace=ns) or None, 120,
+                 what="the namespace, its objects and its containers gone")
+    finally:
+        if api.get(f"/api/v1/namespaces/{ns}") is not None:
+            api.delete(f"/api/v1/namespaces/{ns}")
+        docker_cluster.remove_containers(namespace=ns)
